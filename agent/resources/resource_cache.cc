@@ -1,0 +1,77 @@
+#include "agent/resources/resource_cache.h"
+
+#include <spdlog/spdlog.h>
+
+#include "symbolizer/proc/proc_reader.h"
+
+namespace weft::resources {
+
+ProcessSource ProcfsSource(const proc::ProcReader& reader) {
+  return ProcessSource{
+      .read_process = [&reader](int tgid) { return reader.ReadProcess(tgid); },
+      .read_start_time = [&reader](int tgid) { return reader.ReadStartTime(tgid); },
+  };
+}
+
+ResourceCache::ResourceCache(ProcessSource source, AgentResourceConfig config,
+                             std::chrono::steady_clock::duration recheck_interval)
+    : source_(std::move(source)), config_(std::move(config)), recheck_interval_(recheck_interval) {}
+
+ResourceCache::Entry ResourceCache::Build(int tgid) {
+  Entry entry;
+  entry.checked_at = std::chrono::steady_clock::now();
+  absl::StatusOr<proc::ProcessInfo> process = source_.read_process(tgid);
+  if (!process.ok()) {
+    spdlog::debug("resource for pid {}: {}", tgid, process.status().ToString());
+    entry.resource = BuildFallbackResource(tgid, config_);
+    entry.fallback = true;
+    return entry;
+  }
+  std::vector<std::string> warnings;
+  entry.resource = BuildProcessResource(*process, config_, &warnings);
+  for (const std::string& warning : warnings) spdlog::warn("{}", warning);
+  entry.start_time_ticks = process->start_time_ticks;
+  return entry;
+}
+
+std::shared_ptr<const Resource> ResourceCache::Get(int tgid) {
+  // /proc is read under the lock: builds are rare (once per process), and a
+  // second thread asking for the same tgid should wait for the first build.
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(tgid);
+  if (found == entries_.end()) {
+    return entries_.emplace(tgid, Build(tgid)).first->second.resource;
+  }
+  Entry& entry = found->second;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - entry.checked_at < recheck_interval_) return entry.resource;
+
+  if (entry.fallback) {
+    Entry rebuilt = Build(tgid);
+    if (!rebuilt.fallback) entry = std::move(rebuilt);
+    entry.checked_at = now;
+    return entry.resource;
+  }
+  absl::StatusOr<uint64_t> start_time = source_.read_start_time(tgid);
+  // Gone: spans may still arrive for it, so keep the resource until Forget.
+  if (start_time.ok() && *start_time != entry.start_time_ticks) {
+    Entry rebuilt = Build(tgid);
+    // A process that vanished during the rebuild must not be named after the
+    // one it replaced: keep the fallback.
+    entry = std::move(rebuilt);
+  }
+  entry.checked_at = now;
+  return entry.resource;
+}
+
+void ResourceCache::Forget(int tgid) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(tgid);
+}
+
+size_t ResourceCache::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace weft::resources
