@@ -8,7 +8,12 @@ namespace weft::resources {
 
 ProcessSource ProcfsSource(const proc::ProcReader& reader) {
   return ProcessSource{
-      .read_process = [&reader](int tgid) { return reader.ReadProcess(tgid); },
+      // A process weft may trace but not fully inspect is still named from
+      // its command line.
+      .read_process =
+          [&reader](int tgid) {
+            return reader.ReadProcess(tgid, proc::ProcReader::PrivateFiles::kBestEffort);
+          },
       .read_start_time = [&reader](int tgid) { return reader.ReadStartTime(tgid); },
   };
 }

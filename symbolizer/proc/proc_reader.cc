@@ -28,9 +28,14 @@ absl::Status NoSuchProcess(int pid) {
 absl::Status ErrnoStatus(int pid, const std::filesystem::path& path, int err) {
   if (err == ENOENT || err == ESRCH) return NoSuchProcess(pid);
   if (err == EACCES || err == EPERM) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot read ", path.string(), " of process ", pid,
-                     ": permission denied; run weft as root (or with CAP_SYS_PTRACE)"));
+    // Root can still be refused: the target may live in another user
+    // namespace, or a container may have dropped CAP_SYS_PTRACE.
+    const char* fix = ::geteuid() == 0
+                          ? "weft needs CAP_SYS_PTRACE over it (a privileged container with "
+                            "pid: host, in the target's user namespace)"
+                          : "run weft as root (or with CAP_SYS_PTRACE)";
+    return absl::PermissionDeniedError(absl::StrCat("cannot read ", path.string(), " of process ",
+                                                    pid, ": permission denied; ", fix));
   }
   return absl::UnknownError(
       absl::StrCat("cannot read ", path.string(), " of process ", pid, ": ", std::strerror(err)));
@@ -96,7 +101,8 @@ absl::StatusOr<uint64_t> ProcReader::ReadStartTime(int pid) const {
   return fields->start_time_ticks;
 }
 
-absl::StatusOr<ProcessInfo> ProcReader::ReadProcess(int pid) const {
+absl::StatusOr<ProcessInfo> ProcReader::ReadProcess(int pid, PrivateFiles private_files) const {
+  const bool required = private_files == PrivateFiles::kRequired;
   if (pid <= 0) return NoSuchProcess(pid);
   const std::filesystem::path dir = PidDir(pid);
   ProcessInfo info;
@@ -129,7 +135,7 @@ absl::StatusOr<ProcessInfo> ProcReader::ReadProcess(int pid) const {
     absl::StatusOr<bool> is_go = elf::IsGoBinary(dir / "exe");
     info.is_go_binary = is_go.ok() && *is_go;
   } else if (absl::IsPermissionDenied(exe.status())) {
-    return exe.status();
+    if (required) return exe.status();
   } else if (!ProcessExists(pid)) {
     return NoSuchProcess(pid);
   }
@@ -138,7 +144,7 @@ absl::StatusOr<ProcessInfo> ProcReader::ReadProcess(int pid) const {
   if (environ.ok()) {
     info.otel_service_name = FindEnvironValue(*environ, "OTEL_SERVICE_NAME");
     info.otel_resource_attributes = FindEnvironValue(*environ, "OTEL_RESOURCE_ATTRIBUTES");
-  } else if (absl::IsPermissionDenied(environ.status())) {
+  } else if (absl::IsPermissionDenied(environ.status()) && required) {
     return environ.status();
   }
   return info;

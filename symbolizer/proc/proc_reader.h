@@ -15,10 +15,16 @@ class ProcReader {
  public:
   explicit ProcReader(std::filesystem::path root = "/proc");
 
-  // stat, status and cmdline are required; exe and environ are read when the
-  // kernel lets us (root or CAP_SYS_PTRACE over the target). A permission
-  // error on them is reported, not hidden, so the user learns to run as root.
-  absl::StatusOr<ProcessInfo> ReadProcess(int pid) const;
+  // exe and environ need ptrace access to the target (root, or
+  // CAP_SYS_PTRACE in its user namespace); stat, status and cmdline do not.
+  enum class PrivateFiles {
+    kRequired,    // a permission error on them fails the read, naming the fix
+    kBestEffort,  // leave exe_path and the OTEL_* values empty instead
+  };
+
+  // stat, status and cmdline are always required.
+  absl::StatusOr<ProcessInfo> ReadProcess(
+      int pid, PrivateFiles private_files = PrivateFiles::kRequired) const;
 
   // Only field 22 of stat: the cheap pid-reuse check.
   absl::StatusOr<uint64_t> ReadStartTime(int pid) const;

@@ -112,6 +112,18 @@ TEST(ProcReaderFakeTreeTest, UnreadableEnvironSaysRunAsRoot) {
   EXPECT_THAT(info.status().message(), HasSubstr("root"));
 }
 
+TEST(ProcReaderFakeTreeTest, BestEffortReadSkipsUnreadableEnviron) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+  FakeProcTree tree;
+  tree.Add({.pid = 305, .cmdline = {"python3", "auth.py"}, .environ = {"OTEL_SERVICE_NAME=x"}});
+  ::chmod((tree.root() / "305" / "environ").c_str(), 0);
+  absl::StatusOr<ProcessInfo> info =
+      ProcReader(tree.root()).ReadProcess(305, ProcReader::PrivateFiles::kBestEffort);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_THAT(info->cmdline, ElementsAre("python3", "auth.py"));
+  EXPECT_EQ(info->otel_service_name, std::nullopt);
+}
+
 TEST(ProcReaderFakeTreeTest, ListsChildrenAndDescendantsAcrossACycle) {
   FakeProcTree tree;
   // 10 -> {11, 12}, 11 -> {13}, 13 -> {10} (a cycle a racy read could show).
