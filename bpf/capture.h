@@ -15,7 +15,7 @@
 /* Largest capture a single data event can carry (the runtime limit,
  * `capture_limit`, is at most this). A power of two: the BPF side masks with
  * WEFT_MAX_CAPTURE - 1 to keep the verifier's bounds tight. */
-#define WEFT_MAX_CAPTURE 16384
+#define WEFT_MAX_CAPTURE 8192
 /* Most iovec entries / mmsghdr entries walked per call (verifier bound). */
 #define WEFT_MAX_IOV 16
 #define WEFT_MAX_TRACESTATE 0 /* tracestate travels in the bytes, not here */

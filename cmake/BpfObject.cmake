@@ -59,7 +59,7 @@ function(weft_bpf_object name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${WEFT_BPF_ARCH}
-            -Wall -Werror -Wno-unused-function
+            -Wall -Werror -Wno-unused-function -Wno-gnu-variable-sized-type-not-at-end
             -I${WEFT_BPF_GEN_DIR} -I${src_dir} -I${CMAKE_SOURCE_DIR}
             -c ${src_abs} -o ${obj}
     DEPENDS ${src_abs} ${bpf_headers} weft_vmlinux_h ${WEFT_BPF_GEN_DIR}/vmlinux.h

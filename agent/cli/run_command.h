@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/probes/capture_probes.h"
+
+namespace weft {
+
+struct RunOptions {
+  std::vector<int> pids;
+  bool events = false;  // print kernel events as JSON lines instead of spans
+  CaptureOptions capture;
+  double duration_seconds = 0;  // 0: until SIGINT/SIGTERM
+  // Span pipeline.
+  std::string exporter;  // "", "console", "otlp", "none"
+  std::string otlp_endpoint;
+  std::string otlp_protocol;
+  bool route_heuristic = true;
+  bool keep_query_values = false;
+  double stats_interval_seconds = 0;  // 0: only at exit
+};
+
+// `weft run`. Returns the process exit code (0 ok, 2 bad input or cannot run
+// here, 1 failure while running).
+int RunAgent(const RunOptions& options);
+
+}  // namespace weft

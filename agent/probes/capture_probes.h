@@ -1,0 +1,78 @@
+// The socket capture probes (bpf/capture.bpf.c), owned by one RAII object:
+// open -> set tunables -> choose programs -> load -> attach -> ring buffer.
+// Destroying it detaches and unloads everything; nothing is pinned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/events/event.h"
+#include "agent/probes/kernel_features.h"
+
+struct capture_bpf;
+struct ring_buffer;
+
+namespace weft {
+
+struct CaptureOptions {
+  CaptureBackend backend = CaptureBackend::kAuto;
+  uint32_t capture_bytes = 4096;                 // per data event, <= 8192
+  uint32_t ring_buffer_bytes = 16 * 1024 * 1024;  // power of two
+  bool trace_context = true;
+  // Ring-buffer bytes pending before the reader is woken; 0 wakes per record.
+  uint32_t wakeup_bytes = 0;
+};
+
+// Kernel-side counters (summed over CPUs).
+struct CaptureStats {
+  uint64_t events = 0;
+  uint64_t lost = 0;
+  uint64_t bytes_captured = 0;
+  uint64_t truncated = 0;
+  uint64_t size_only = 0;
+  uint64_t read_faults = 0;
+  uint64_t conn_table_full = 0;
+  // Userspace: records that failed to decode.
+  uint64_t decode_errors = 0;
+};
+
+class CaptureProbes {
+ public:
+  // Receives every decoded record; the Event's bytes are valid during the call.
+  using Handler = std::function<void(const Event&)>;
+
+  static absl::StatusOr<std::unique_ptr<CaptureProbes>> Start(const CaptureOptions& options,
+                                                              Handler handler);
+  ~CaptureProbes();
+  CaptureProbes(const CaptureProbes&) = delete;
+  CaptureProbes& operator=(const CaptureProbes&) = delete;
+
+  // Starts tracing a process (its children are followed by the kernel).
+  absl::Status TraceProcess(uint32_t tgid);
+  // Stops tracing a process.
+  void UntraceProcess(uint32_t tgid);
+  // Waits up to timeout_ms for records and hands them to the handler.
+  // Returns the number handled.
+  absl::StatusOr<int> Poll(int timeout_ms);
+
+  CaptureStats Stats() const;
+  CaptureBackend backend() const { return backend_; }
+  bool client_context_before_send() const { return sendmsg_hook_; }
+
+ private:
+  CaptureProbes(Handler handler) : handler_(std::move(handler)) {}
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  Handler handler_;
+  capture_bpf* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  CaptureBackend backend_ = CaptureBackend::kAuto;
+  bool sendmsg_hook_ = false;
+  uint64_t decode_errors_ = 0;
+};
+
+}  // namespace weft

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Socket capture: the bytes traced processes move on TCP sockets, with the
+ * trace context the kernel decides for HTTP/1.x messages.
+ *
+ * Two backends produce the same events; the loader enables one:
+ * - socket tracepoints (sock_send_length / sock_recv_length, kernel >= 6.3):
+ *   fire only on socket I/O; the syscall's buffers come from the task's saved
+ *   syscall registers.
+ * - syscall tracepoints (raw sys_enter / sys_exit): any kernel with BTF, but
+ *   they put every syscall of every process on the slow path.
+ * Common to both: connection roles and close from inet_sock_set_state,
+ * process lifecycle from sched_process_fork / sched_process_exit, and (when
+ * the kernel has it) tcp_sendmsg_locked to decide CLIENT contexts before the
+ * request bytes leave.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "capture.h"
+#include "capture_maps.bpf.h"
+#include "core_fixes.bpf.h"
+#include "sock_io.bpf.h"
+#include "trace_context.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define WEFT_TCP_ESTABLISHED 1
+#define WEFT_TCP_SYN_SENT 2
+#define WEFT_TCP_SYN_RECV 3
+#define WEFT_TCP_CLOSE 7
+#define WEFT_TCP_CLOSE_WAIT 8
+#define WEFT_EINPROGRESS 115
+
+static __always_inline __u64 wakeup_flags(void) {
+  if (wakeup_bytes == 0) return 0;
+  __u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  return pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
+  struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
+  if (cs) return cs;
+  struct conn_state init = {};
+  init.tgid = tgid;
+  __u8 *role = bpf_map_lookup_elem(&conn_roles, &conn_id);
+  init.role = role ? *role : WEFT_ROLE_UNKNOWN;
+  bpf_map_update_elem(&conns, &conn_id, &init, BPF_NOEXIST);
+  cs = bpf_map_lookup_elem(&conns, &conn_id);
+  if (!cs) stat_add(WEFT_STAT_CONN_TABLE_FULL, 1);
+  return cs;
+}
+
+/* Decides the context a data event carries (see trace_context.bpf.h). */
+static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
+                                           __u32 captured, __u32 tid, struct conn_state *cs) {
+  struct weft_trace_context *ctx = &ev->context;
+  if (ev->direction == WEFT_DIR_INGRESS) {
+    if (is_http_request_start(d, captured))
+      start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
+  } else {
+    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
+    int decided = 0;
+    if (pending) {
+      if (pending->conn_id == ev->conn_id) {
+        *ctx = pending->ctx;
+        decided = 1;
+      }
+      bpf_map_delete_elem(&pending_sends, &tid);
+    }
+    if (!decided && is_http_request_start(d, captured)) {
+      start_client_context(ctx, tid, &ev->tuple, ev->seq);
+    } else if (is_http_response_start(d, captured)) {
+      /* The response ends the thread's active SERVER context. */
+      struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+      if (active && active->conn_id == ev->conn_id) {
+        *ctx = active->ctx;
+        ctx->starts_span = 0;
+        bpf_map_delete_elem(&thread_contexts, &tid);
+      }
+    }
+  }
+  if (!cs) return;
+  if (ctx->starts_span) {
+    cs->ctx = *ctx;
+    cs->ctx.starts_span = 0;
+  } else if (ctx->span_id[0] == 0 && ctx->span_id[7] == 0) {
+    /* Continuation bytes belong to the message last started here. */
+    *ctx = cs->ctx;
+  }
+}
+
+/* Builds and writes one data event. Global (verified once, whatever calls
+ * it); the caller has checked the process is traced and sk is TCP. */
+__noinline int emit_data(struct io_call *call) {
+  if (!call) return 0;
+  __u32 zero = 0;
+  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 0;
+  struct weft_data_event *ev = &s->ev;
+  const struct sock *sk = (const struct sock *)call->sk;
+  __u32 tgid = call->pid_tgid >> 32;
+  __u32 tid = (__u32)call->pid_tgid;
+
+  ev->header.timestamp_ns = bpf_ktime_get_ns();
+  ev->header.tgid = tgid;
+  ev->header.tid = tid;
+  ev->header.kind = WEFT_EVENT_DATA;
+  ev->conn_id = call->conn_id;
+  ev->fd = call->fd;
+  ev->seq = call->seq;
+  ev->total_len = call->len;
+  ev->direction = call->direction;
+  ev->source = call->source;
+  ev->flags = 0;
+  read_tuple(sk, &ev->tuple);
+  __builtin_memset(&ev->context, 0, sizeof(ev->context));
+
+  struct conn_state *cs = conn_for(call->conn_id, tgid);
+  ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
+  if (cs && cs->tuple.family == 0) cs->tuple = ev->tuple;
+
+  __u32 captured = 0;
+  if (call->kind == BUF_NONE) {
+    ev->flags |= WEFT_DATA_SIZE_ONLY;
+    stat_add(WEFT_STAT_SIZE_ONLY, 1);
+  } else {
+    __u32 want = call->len < capture_limit ? call->len : capture_limit;
+    captured = copy_call_bytes(s->data, call, want);
+    if (captured < call->len) {
+      ev->flags |= WEFT_DATA_TRUNCATED;
+      stat_add(WEFT_STAT_TRUNCATED, 1);
+    }
+  }
+  if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
+  ev->captured_len = captured;
+
+  if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs);
+  if (cs) {
+    if (call->direction == WEFT_DIR_EGRESS)
+      cs->bytes_sent += call->len;
+    else
+      cs->bytes_received += call->len;
+  }
+
+  /* An explicit mask the compiler cannot drop, so the verifier sees the
+   * size bounded by the staging area (captured <= WEFT_MAX_CAPTURE already). */
+  __u64 size = captured;
+  asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * WEFT_MAX_CAPTURE - 1));
+  size += sizeof(*ev);
+  if (bpf_ringbuf_output(&events, s, size, wakeup_flags())) {
+    stat_add(WEFT_STAT_LOST, 1);
+  } else {
+    stat_add(WEFT_STAT_EVENTS, 1);
+    stat_add(WEFT_STAT_BYTES_CAPTURED, captured);
+  }
+  return 0;
+}
+
+static __always_inline __u64 conn_id_of(const struct sock *sk) {
+  return conn_id_from_addr ? (__u64)sk : bpf_get_socket_cookie((void *)sk);
+}
+
+/* ---- socket tracepoint backend ------------------------------------------ */
+
+static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u8 direction) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  if (!is_traced(tgid)) return 0;
+  if (ret <= 0) {
+    if (direction == WEFT_DIR_EGRESS) {
+      __u32 tid = (__u32)pid_tgid;
+      bpf_map_delete_elem(&pending_sends, &tid);
+    }
+    return 0;
+  }
+  if (direction == WEFT_DIR_INGRESS && (flags & WEFT_MSG_PEEK)) return 0;
+  if (!is_inet_tcp(sk)) return 0;
+
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  struct io_call call = {};
+  classify_syscall(SYSCALL_NR(regs), SYSCALL_ARG0(regs), SYSCALL_ARG1(regs), SYSCALL_ARG2(regs),
+                   &call);
+  /* The syscall must be the one moving these bytes on this socket; anything
+   * else (kernel TLS, splice, io_uring, NFS...) is reported by size. */
+  if (call.kind != BUF_NONE &&
+      (call.direction != direction || sock_from_fd(task, call.fd) != sk)) {
+    call.kind = BUF_NONE;
+    call.source = WEFT_SRC_UNKNOWN;
+    call.fd = -1;
+  }
+  call.sk = (__u64)sk;
+  call.conn_id = bpf_get_socket_cookie(sk);
+  call.pid_tgid = pid_tgid;
+  call.len = ret;
+  call.seq = stream_seq_after(sk, direction, ret);
+  call.direction = direction;
+  call.msg_index = -1;
+  return emit_data(&call);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(weft_sock_send, struct sock *sk, int ret, int flags) {
+  return on_socket_io(sk, ret, flags, WEFT_DIR_EGRESS);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(weft_sock_recv, struct sock *sk, int ret, int flags) {
+  return on_socket_io(sk, ret, flags, WEFT_DIR_INGRESS);
+}
+
+/* ---- CLIENT context before the bytes leave -------------------------------- */
+
+/* Fires inside tcp_sendmsg_locked before each chunk is queued; the first
+ * time per send the msghdr's iterator points at the start of the bytes and
+ * write_seq at the sequence number of the first one. Deciding here, not after
+ * the send, means a traced server on this node that reads the request finds
+ * the CLIENT context already published. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) {
+  if (!trace_context_enabled) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  __u32 tid = (__u32)pid_tgid;
+  __u64 conn_id = conn_id_of(sk);
+  struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
+  if (pending && pending->conn_id == conn_id) return 0; /* a later chunk of this send */
+
+  __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
+  __u64 offset = BPF_CORE_READ(msg, msg_iter.iov_offset);
+  const __u8 *base = 0;
+  if (type == weft_iter_ubuf()) {
+    base = BPF_CORE_READ(msg, msg_iter.ubuf);
+  } else if (type == weft_iter_iovec()) {
+    const struct iovec *iov = BPF_CORE_READ(msg, msg_iter.__iov);
+    base = BPF_CORE_READ(iov, iov_base);
+  }
+  __u8 head[8] = {};
+  struct pending_send p = {};
+  p.conn_id = conn_id;
+  p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+  if (base && bpf_probe_read_user(head, sizeof(head), base + offset) == 0 &&
+      is_http_request_start(head, sizeof(head))) {
+    struct weft_tuple t = {};
+    read_tuple(sk, &t);
+    start_client_context(&p.ctx, tid, &t, p.seq);
+  }
+  bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
+  return 0;
+}
+
+/* ---- syscall tracepoint backend ------------------------------------------ */
+
+static __always_inline int is_captured_syscall(__s64 nr) {
+  switch (nr) {
+    case NR_read:
+    case NR_write:
+    case NR_readv:
+    case NR_writev:
+    case NR_recvfrom:
+    case NR_sendto:
+    case NR_recvmsg:
+    case NR_sendmsg:
+    case NR_recvmmsg:
+    case NR_sendmmsg:
+    case NR_sendfile:
+    case NR_connect:
+    case NR_accept:
+    case NR_accept4:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(weft_sys_enter, struct pt_regs *regs, long id) {
+  if (!is_captured_syscall(id)) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  __u32 tid = (__u32)pid_tgid;
+  struct syscall_args args = {};
+  args.nr = id;
+  args.arg[0] = SYSCALL_ARG0(regs);
+  args.arg[1] = SYSCALL_ARG1(regs);
+  args.arg[2] = SYSCALL_ARG2(regs);
+  bpf_map_update_elem(&active_syscalls, &tid, &args, BPF_ANY);
+  return 0;
+}
+
+static __always_inline void remember_role(struct sock *sk, __u8 role) {
+  if (!sk || !is_inet_tcp(sk)) return;
+  __u64 id = (__u64)sk;
+  bpf_map_update_elem(&conn_roles, &id, &role, BPF_ANY);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(weft_sys_exit, struct pt_regs *regs, long ret) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  __u32 tid = (__u32)pid_tgid;
+  struct syscall_args *saved = bpf_map_lookup_elem(&active_syscalls, &tid);
+  if (!saved) return 0;
+  struct syscall_args args = *saved;
+  bpf_map_delete_elem(&active_syscalls, &tid);
+
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (args.nr == NR_connect) {
+    if (ret == 0 || ret == -WEFT_EINPROGRESS)
+      remember_role(sock_from_fd(task, (__s32)args.arg[0]), WEFT_ROLE_CLIENT);
+    return 0;
+  }
+  if (args.nr == NR_accept || args.nr == NR_accept4) {
+    if (ret >= 0) remember_role(sock_from_fd(task, (__s32)ret), WEFT_ROLE_SERVER);
+    return 0;
+  }
+  if (ret <= 0) return 0;
+
+  struct io_call call = {};
+  classify_syscall(args.nr, args.arg[0], args.arg[1], args.arg[2], &call);
+  struct sock *sk = sock_from_fd(task, call.fd);
+  if (!sk || !is_inet_tcp(sk)) return 0;
+  call.sk = (__u64)sk;
+  call.conn_id = (__u64)sk;
+  call.pid_tgid = pid_tgid;
+
+  if (call.kind != BUF_MMSGHDR) {
+    call.len = ret;
+    call.seq = stream_seq_after(sk, call.direction, ret);
+    call.msg_index = -1;
+    return emit_data(&call);
+  }
+  /* ret messages moved; each is its own event, in stream order. */
+  const struct mmsghdr *msgs = (const struct mmsghdr *)call.buf;
+  __u32 lens[WEFT_MAX_IOV] = {};
+  __u32 total = 0;
+  int n = ret < WEFT_MAX_IOV ? ret : WEFT_MAX_IOV;
+  for (int i = 0; i < WEFT_MAX_IOV; i++) {
+    if (i >= n) break;
+    unsigned int len = 0;
+    bpf_probe_read_user(&len, sizeof(len), &msgs[i].msg_len);
+    lens[i] = len;
+    total += len;
+  }
+  __u32 seq = stream_seq_after(sk, call.direction, total);
+  for (int i = 0; i < WEFT_MAX_IOV; i++) {
+    if (i >= n) break;
+    call.msg_index = i;
+    call.len = lens[i];
+    call.seq = seq;
+    seq += lens[i];
+    if (call.len) emit_data(&call);
+  }
+  return 0;
+}
+
+/* ---- connection roles and close ------------------------------------------ */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate) {
+  if (weft_sk_protocol(sk) != WEFT_IPPROTO_TCP) return 0;
+  __u64 conn_id = conn_id_of(sk);
+  if (newstate == WEFT_TCP_SYN_SENT) {
+    /* connect() runs in the caller's context: only traced callers matter. */
+    if (!is_traced(bpf_get_current_pid_tgid() >> 32)) return 0;
+    __u8 role = WEFT_ROLE_CLIENT;
+    bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
+    return 0;
+  }
+  if (oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED) {
+    /* Runs in softirq: the accepting process is not known yet. */
+    __u8 role = WEFT_ROLE_SERVER;
+    bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
+    return 0;
+  }
+  if (newstate != WEFT_TCP_CLOSE) return 0;
+
+  bpf_map_delete_elem(&conn_roles, &conn_id);
+  struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
+  if (!cs) return 0;
+  struct weft_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (ev) {
+    __builtin_memset(ev, 0, sizeof(*ev));
+    ev->header.timestamp_ns = bpf_ktime_get_ns();
+    ev->header.tgid = cs->tgid;
+    ev->header.tid = (__u32)bpf_get_current_pid_tgid();
+    ev->header.kind = WEFT_EVENT_CLOSE;
+    ev->conn_id = conn_id;
+    ev->role = cs->role;
+    ev->reset = oldstate == WEFT_TCP_ESTABLISHED || oldstate == WEFT_TCP_CLOSE_WAIT ||
+                oldstate == WEFT_TCP_SYN_SENT || oldstate == WEFT_TCP_SYN_RECV;
+    ev->tuple = cs->tuple;
+    ev->bytes_sent = cs->bytes_sent;
+    ev->bytes_received = cs->bytes_received;
+    bpf_ringbuf_submit(ev, wakeup_flags());
+    stat_add(WEFT_STAT_EVENTS, 1);
+  } else {
+    stat_add(WEFT_STAT_LOST, 1);
+  }
+  bpf_map_delete_elem(&conns, &conn_id);
+  return 0;
+}
+
+/* ---- process lifecycle ------------------------------------------------- */
+
+static __always_inline void emit_process_event(__u8 kind, __u32 tgid, __u32 tid, __u32 parent,
+                                               __s32 exit_code) {
+  struct weft_process_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(WEFT_STAT_LOST, 1);
+    return;
+  }
+  __builtin_memset(ev, 0, sizeof(*ev));
+  ev->header.timestamp_ns = bpf_ktime_get_ns();
+  ev->header.tgid = tgid;
+  ev->header.tid = tid;
+  ev->header.kind = kind;
+  ev->parent_tgid = parent;
+  ev->exit_code = exit_code;
+  bpf_ringbuf_submit(ev, wakeup_flags());
+  stat_add(WEFT_STAT_EVENTS, 1);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(weft_process_fork, struct task_struct *parent, struct task_struct *child) {
+  __u32 child_tgid = BPF_CORE_READ(child, tgid);
+  __u32 child_pid = BPF_CORE_READ(child, pid);
+  if (child_pid != child_tgid) return 0; /* a new thread, not a process */
+  __u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+  struct weft_pid_state *state = bpf_map_lookup_elem(&traced_pids, &parent_tgid);
+  if (!state || child_tgid == agent_tgid) return 0;
+  struct weft_pid_state inherited = *state;
+  inherited.added_ns = bpf_ktime_get_ns();
+  bpf_map_update_elem(&traced_pids, &child_tgid, &inherited, BPF_ANY);
+  emit_process_event(WEFT_EVENT_PROCESS_FORK, child_tgid, child_pid, parent_tgid, 0);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(weft_process_exit, struct task_struct *task) {
+  __u32 tid = BPF_CORE_READ(task, pid);
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  if (!bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  bpf_map_delete_elem(&thread_contexts, &tid);
+  bpf_map_delete_elem(&pending_sends, &tid);
+  bpf_map_delete_elem(&active_syscalls, &tid);
+  /* signal->live reaches zero when the last thread of the group exits. */
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  bpf_map_delete_elem(&traced_pids, &tgid);
+  emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
+  return 0;
+}

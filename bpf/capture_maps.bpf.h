@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Maps and load-time tunables of the capture object (kernel-only). */
+#ifndef WEFT_BPF_CAPTURE_MAPS_BPF_H
+#define WEFT_BPF_CAPTURE_MAPS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "capture.h"
+
+/* --- tunables, set by the loader before load ---------------------------- */
+const volatile __u32 capture_limit = 4096;  /* bytes per data event, <= WEFT_MAX_CAPTURE */
+const volatile __u32 agent_tgid = 0;        /* weft itself: never traced */
+/* 1: conn_id is the struct sock address (syscall backend, where no trusted
+ * socket pointer exists to ask for a cookie); 0: the socket cookie. */
+const volatile __u8 conn_id_from_addr = 0;
+/* Ring-buffer bytes pending before the consumer is woken; below this the
+ * consumer picks records up on its poll timeout. 0: wake on every record. */
+const volatile __u32 wakeup_bytes = 0;
+/* 1: decide trace context for HTTP/1.x requests and responses. */
+const volatile __u8 trace_context_enabled = 1;
+
+/* --- maps ----------------------------------------------------------------- */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 * 1024 * 1024); /* resized by the loader */
+} events SEC(".maps");
+
+/* Processes being traced (key: tgid). Userspace seeds it; fork adds children. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct weft_pid_state);
+} traced_pids SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, WEFT_STAT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
+/* Role of TCP connections established while weft runs, node-wide (the
+ * passive side completes in softirq, where the owner is not yet known). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, __u8);
+} conn_roles SEC(".maps");
+
+/* Per traced connection state (key: conn_id). */
+struct conn_state {
+  __u32 tgid;
+  __u8 role;
+  __u8 _pad[3];
+  __u64 bytes_sent;
+  __u64 bytes_received;
+  struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
+  struct weft_trace_context ctx; /* context of the message last started */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* A thread's active SERVER context, from reading a request until writing
+ * its response (key: tid). */
+struct thread_context {
+  struct weft_trace_context ctx;
+  __u64 conn_id;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct thread_context);
+} thread_contexts SEC(".maps");
+
+/* CLIENT contexts by the bytes they start, so a traced server on this node
+ * can adopt them: (sender, receiver, TCP sequence of the first byte). */
+struct peer_key {
+  __u8 sender_addr[16];
+  __u8 receiver_addr[16];
+  __u16 sender_port;
+  __u16 receiver_port;
+  __u32 seq;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct peer_key);
+  __type(value, struct weft_trace_context);
+} client_contexts SEC(".maps");
+
+/* Context decided at tcp_sendmsg_locked (before the bytes leave), handed to
+ * the send's data event (key: tid). */
+struct pending_send {
+  __u64 conn_id;
+  __u32 seq;
+  __u32 _pad;
+  struct weft_trace_context ctx;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct pending_send);
+} pending_sends SEC(".maps");
+
+/* Syscall backend: arguments saved at sys_enter (key: tid). */
+struct syscall_args {
+  __s64 nr;
+  __u64 arg[4];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct syscall_args);
+} active_syscalls SEC(".maps");
+
+/* Per-CPU staging for one data event. The data area is twice the largest
+ * capture so the verifier can prove `offset + chunk` stays inside. */
+struct capture_scratch {
+  struct weft_data_event ev;
+  __u8 data[2 * WEFT_MAX_CAPTURE];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct capture_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void stat_add(__u32 index, __u64 n) {
+  __u64 *v = bpf_map_lookup_elem(&stats, &index);
+  if (v) *v += n;
+}
+
+static __always_inline int is_traced(__u32 tgid) {
+  if (tgid == agent_tgid) return 0;
+  return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
+}
+
+#endif /* WEFT_BPF_CAPTURE_MAPS_BPF_H */

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Trace context decided at the byte boundary (docs/architecture.md):
+ * - a thread reading the start of an HTTP request gets a SERVER context
+ *   (from an incoming traceparent, else from the traced peer's CLIENT
+ *   context on this node, else a new trace) that stays its active context
+ *   until it writes the response;
+ * - a thread writing the start of an HTTP request gets a CLIENT context
+ *   whose parent is the thread's active context, remembered by
+ *   (sender, receiver, TCP sequence) so a traced server here can adopt it.
+ * Recognisers are cheap prefix checks; full parsing stays in userspace.
+ */
+#ifndef WEFT_BPF_TRACE_CONTEXT_BPF_H
+#define WEFT_BPF_TRACE_CONTEXT_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "capture.h"
+#include "capture_maps.bpf.h"
+
+/* How far into a request the traceparent header is looked for. */
+#define WEFT_TRACEPARENT_SCAN 1024
+/* "traceparent:" + " " + "00-" + 32 + "-" + 16 + "-" + 2 */
+#define WEFT_TRACEPARENT_VALUE_LEN 55
+
+static __always_inline __u64 load_u64(const __u8 *p) {
+  __u64 v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+
+#define WEFT_STR8(a, b, c, d, e, f, g, h)                                             \
+  ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |               \
+   (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+
+/* Does `p` (at least 8 readable bytes, `len` of them valid) start with an
+ * HTTP/1.x request line? */
+static __always_inline int is_http_request_start(const __u8 *p, __u32 len) {
+  if (len < 8) return 0;
+  __u64 w = load_u64(p);
+  __u64 w4 = w & 0xffffffffULL;
+  if (w4 == WEFT_STR8('G', 'E', 'T', ' ', 0, 0, 0, 0)) return 1;
+  if (w4 == WEFT_STR8('P', 'U', 'T', ' ', 0, 0, 0, 0)) return 1;
+  __u64 w5 = w & 0xffffffffffULL;
+  if (w5 == WEFT_STR8('P', 'O', 'S', 'T', ' ', 0, 0, 0)) return 1;
+  if (w5 == WEFT_STR8('H', 'E', 'A', 'D', ' ', 0, 0, 0)) return 1;
+  __u64 w6 = w & 0xffffffffffffULL;
+  if (w6 == WEFT_STR8('P', 'A', 'T', 'C', 'H', ' ', 0, 0)) return 1;
+  if (w6 == WEFT_STR8('T', 'R', 'A', 'C', 'E', ' ', 0, 0)) return 1;
+  __u64 w7 = w & 0xffffffffffffffULL;
+  if (w7 == WEFT_STR8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0)) return 1;
+  if (w == WEFT_STR8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ')) return 1;
+  if (w == WEFT_STR8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ')) return 1;
+  return 0;
+}
+
+static __always_inline int is_http_response_start(const __u8 *p, __u32 len) {
+  if (len < 8) return 0;
+  __u64 w = load_u64(p) & 0xffffffffffffffULL;
+  return w == WEFT_STR8('H', 'T', 'T', 'P', '/', '1', '.', 0);
+}
+
+static __always_inline void random_bytes(__u8 *out, int n) {
+  for (int i = 0; i < n; i += 4) {
+    __u32 r = bpf_get_prandom_u32();
+    __builtin_memcpy(out + i, &r, 4);
+  }
+}
+
+static __always_inline void new_span_id(__u8 span_id[8]) {
+  random_bytes(span_id, 8);
+  /* A zero span id is invalid; make sure at least one bit is set. */
+  span_id[7] |= 1;
+}
+
+static __always_inline int hex_value(__u8 c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1; /* W3C: lower-case only */
+}
+
+/* Parses 2*n hex digits at p into out; 0 on success. */
+static __always_inline int parse_hex(const __u8 *p, __u8 *out, int n) {
+  __u8 any = 0;
+  for (int i = 0; i < n; i++) {
+    int hi = hex_value(p[2 * i]);
+    int lo = hex_value(p[2 * i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    out[i] = (__u8)(hi << 4 | lo);
+    any |= out[i];
+  }
+  return any ? 0 : -1; /* all-zero ids are invalid */
+}
+
+#define WEFT_ONES 0x0101010101010101ULL
+#define WEFT_HIGHS 0x8080808080808080ULL
+
+/* Does the header line at h start with "traceparent:" (any case)? OR-ing
+ * 0x20 lower-cases letters and leaves ':' as it is. */
+static __always_inline int is_traceparent_name(const __u8 *h) {
+  __u64 a = load_u64(h) | 0x2020202020202020ULL;
+  __u32 b;
+  __builtin_memcpy(&b, h + 8, 4);
+  b |= 0x20202020U;
+  return a == WEFT_STR8('t', 'r', 'a', 'c', 'e', 'p', 'a', 'r') &&
+         b == ((__u32)'e' | (__u32)'n' << 8 | (__u32)'t' << 16 | (__u32)':' << 24);
+}
+
+struct traceparent_scan {
+  __u32 len;  /* valid bytes in the staging area */
+  __s32 value; /* offset of the header value, or -1 */
+};
+
+/* bpf_loop callback: looks at the 8 bytes of word `i` for a '\n' that starts
+ * a traceparent header. Word-at-a-time keeps the scan near 1 ns per word. */
+static int scan_traceparent_word(__u32 i, void *arg) {
+  struct traceparent_scan *scan = arg;
+  __u32 zero = 0;
+  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 1;
+  __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
+  if (off + 8 + 12 + WEFT_TRACEPARENT_VALUE_LEN > scan->len) return 1;
+  const __u8 *d = s->data;
+  __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
+  if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
+  for (int j = 0; j < 8; j++) {
+    if (d[off + j] != '\n') continue;
+    if (!is_traceparent_name(d + off + j + 1)) continue;
+    __u32 v = off + j + 1 + 12;
+    if (d[v] == ' ') v++;
+    if (d[v & (2 * WEFT_MAX_CAPTURE - 1)] == ' ') v++;
+    scan->value = (__s32)v;
+    return 1;
+  }
+  return 0;
+}
+
+/* Offset of the value of a "traceparent:" header within the first bytes of
+ * a request in the staging area (len valid bytes), or -1. */
+static __always_inline int find_traceparent(__u32 len) {
+  struct traceparent_scan scan = {.len = len, .value = -1};
+  __u32 limit = len < WEFT_TRACEPARENT_SCAN ? len : WEFT_TRACEPARENT_SCAN;
+  bpf_loop(limit / 8, scan_traceparent_word, &scan, 0);
+  return scan.value;
+}
+
+/* Parses "00-<trace>-<span>-<flags>" at d[pos] into ctx; 0 on success. */
+static __always_inline int parse_traceparent(const __u8 *d, int pos, struct weft_trace_context *ctx) {
+  const __u8 *p = d + (pos & (WEFT_MAX_CAPTURE - 1));
+  int vhi = hex_value(p[0]), vlo = hex_value(p[1]);
+  if (vhi < 0 || vlo < 0 || (vhi == 0xf && vlo == 0xf)) return -1;
+  if (p[2] != '-' || p[35] != '-' || p[52] != '-') return -1;
+  if (parse_hex(p + 3, ctx->trace_id, 16)) return -1;
+  if (parse_hex(p + 36, ctx->parent_span_id, 8)) return -1;
+  __u8 flags = 0;
+  int hi = hex_value(p[53]), lo = hex_value(p[54]);
+  if (hi < 0 || lo < 0) return -1;
+  flags = (__u8)(hi << 4 | lo);
+  ctx->trace_flags = flags;
+  return 0;
+}
+
+static __always_inline void make_peer_key(struct peer_key *k, const struct weft_tuple *t,
+                                          __u8 this_side_sends, __u32 seq) {
+  if (this_side_sends) {
+    __builtin_memcpy(k->sender_addr, t->local_addr, 16);
+    __builtin_memcpy(k->receiver_addr, t->remote_addr, 16);
+    k->sender_port = t->local_port;
+    k->receiver_port = t->remote_port;
+  } else {
+    __builtin_memcpy(k->sender_addr, t->remote_addr, 16);
+    __builtin_memcpy(k->receiver_addr, t->local_addr, 16);
+    k->sender_port = t->remote_port;
+    k->receiver_port = t->local_port;
+  }
+  k->seq = seq;
+}
+
+/* A thread read the start of a request: decide the SERVER context and make
+ * it the thread's active one. `d` holds `len` captured request bytes. */
+static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
+                                                 __u64 conn_id, const __u8 *d, __u32 len,
+                                                 const struct weft_tuple *t, __u32 seq) {
+  __builtin_memset(ctx, 0, sizeof(*ctx));
+  int pos = find_traceparent(len);
+  if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
+    ctx->link_source = WEFT_LINK_TRACEPARENT;
+  } else {
+    __builtin_memset(ctx, 0, sizeof(*ctx));
+    struct peer_key key = {};
+    make_peer_key(&key, t, 0, seq);
+    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    if (client) {
+      __builtin_memcpy(ctx->trace_id, client->trace_id, 16);
+      __builtin_memcpy(ctx->parent_span_id, client->span_id, 8);
+      ctx->trace_flags = client->trace_flags;
+      ctx->link_source = WEFT_LINK_PEER_SOCKET;
+      bpf_map_delete_elem(&client_contexts, &key);
+    } else {
+      random_bytes(ctx->trace_id, 16);
+      ctx->trace_id[15] |= 1;
+      ctx->trace_flags = 1; /* sampled: sampling decisions are made later */
+      ctx->link_source = WEFT_LINK_NONE;
+    }
+  }
+  new_span_id(ctx->span_id);
+  ctx->starts_span = 1;
+
+  struct thread_context active = {};
+  active.ctx = *ctx;
+  active.ctx.starts_span = 0;
+  active.conn_id = conn_id;
+  bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
+}
+
+/* A thread is about to send the start of a request: decide the CLIENT
+ * context (parent: the thread's active context) and publish it for a traced
+ * peer on this node. */
+static __always_inline void start_client_context(struct weft_trace_context *ctx, __u32 tid,
+                                                 const struct weft_tuple *t, __u32 seq) {
+  __builtin_memset(ctx, 0, sizeof(*ctx));
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (active) {
+    __builtin_memcpy(ctx->trace_id, active->ctx.trace_id, 16);
+    __builtin_memcpy(ctx->parent_span_id, active->ctx.span_id, 8);
+    ctx->trace_flags = active->ctx.trace_flags;
+    ctx->link_source = WEFT_LINK_THREAD;
+  } else {
+    random_bytes(ctx->trace_id, 16);
+    ctx->trace_id[15] |= 1;
+    ctx->trace_flags = 1;
+    ctx->link_source = WEFT_LINK_NONE;
+  }
+  new_span_id(ctx->span_id);
+  ctx->starts_span = 1;
+
+  struct peer_key key = {};
+  make_peer_key(&key, t, 1, seq);
+  struct weft_trace_context published = *ctx;
+  published.starts_span = 0;
+  bpf_map_update_elem(&client_contexts, &key, &published, BPF_ANY);
+}
+
+#endif /* WEFT_BPF_TRACE_CONTEXT_BPF_H */
