@@ -43,8 +43,15 @@ for service in stock auth catalog store-fe; do
   # A plain command in the background: $! is the python process itself,
   # the pid weft must trace.
   "$python" "$here/$service.py" >"$log_dir/$service.log" 2>&1 &
-  pids+=($!)
-  echo "$service $!"
+  pid=$!
+  pids+=("$pid")
+  # Print the pid once it runs the script, not while it is still the forked
+  # shell: a tracer that reads /proc/PID at once must see the service.
+  for _ in $(seq 1 100); do
+    grep -qF "$service.py" "/proc/$pid/cmdline" 2>/dev/null && break
+    sleep 0.05
+  done
+  echo "$service $pid"
 done
 
 # Returns when any service exits; then the EXIT trap stops the others.
