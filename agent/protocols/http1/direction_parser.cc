@@ -31,6 +31,7 @@ void CountParseError(http_errno error, Http1Stats* stats) {
       break;
     case HPE_INVALID_VERSION:
     case HPE_INVALID_STATUS:
+    case HPE_INVALID_CONSTANT:
     case HPE_INVALID_URL:
     case HPE_INVALID_HOST:
     case HPE_INVALID_PORT:
@@ -260,6 +261,9 @@ void DirectionParser::Execute(std::string_view& data, const SegmentMeta& meta,
   }
   if (head_overflow_ || error == HPE_HEADER_OVERFLOW) {
     ++stats_->buffer_overflows;
+  } else if (bad_status_) {
+    ++stats_->parse_errors;
+    ++stats_->parse_error_start_line;
   } else {
     CountParseError(error, stats_);
   }
@@ -334,6 +338,7 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
     case State::kResync:
       carry_length_ = 0;
       next_byte_may_start_ = true;
+      if (ever_synced_) listener_->OnAlignmentLost();  // whole messages may be in the hole
       return;
     default:
       break;
@@ -408,6 +413,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
   self->headers_complete_ = false;
   self->in_chunk_data_ = false;
   self->head_overflow_ = false;
+  self->bad_status_ = false;
   self->head_bytes_ = 0;
   self->field_length_ = 0;
   self->last_was_value_ = true;
@@ -522,6 +528,11 @@ int DirectionParser::CbHeaderValue(http_parser* p, const char* at, size_t length
 
 int DirectionParser::CbHeadersComplete(http_parser* p) {
   DirectionParser* self = Self(p);
+  if (self->kind_ == StreamKind::kResponses && (p->status_code < 100 || p->status_code > 599)) {
+    // libhttp-parser takes any 1-3 digits; a status code has exactly three.
+    self->bad_status_ = true;
+    return -1;
+  }
   self->headers_complete_ = true;
   if (self->kind_ == StreamKind::kRequests) {
     HttpRequest& r = self->request_;

@@ -134,6 +134,7 @@ class DirectionParser {
   bool headers_complete_ = false;
   bool in_chunk_data_ = false;
   bool head_overflow_ = false;
+  bool bad_status_ = false;
   bool zero_offset_candidate_ = false;  // the next message_begin is at event offset 0
   size_t head_bytes_ = 0;
   HttpRequest request_;

@@ -82,7 +82,11 @@ void Http1Connection::PopFront() {
 void Http1Connection::OnRequest(HttpRequest& request) { Push(request); }
 
 int Http1Connection::OnResponseHead(const HttpResponse& response) {
-  if (response.status_code == 101) return 2;
+  uint16_t status = response.status_code;
+  if (status == 101) return 2;
+  // No body whatever the headers say (RFC 9110 6.4.1); libhttp-parser would
+  // read a Content-Length body after a 304.
+  if (status < 200 || status == 204 || status == 304) return 1;
   if (pending_count_ == 0) return 0;
   const HttpRequest& request = Front();
   if (request.placeholder) return 0;
