@@ -141,6 +141,17 @@ std::string ScriptName(std::string_view path, const InterpreterSyntax& syntax) {
   return name;
 }
 
+// `bash -lc 'cmd'`, `python3 -Bc 'code'`: single-letter flags clustered
+// with -c, so the program is inline code.
+bool IsClusterWithInlineCode(Interpreter interpreter, std::string_view arg) {
+  if (interpreter != Interpreter::kPython && interpreter != Interpreter::kShell) return false;
+  if (arg.size() < 3 || arg[0] != '-' || arg[1] == 'X' || arg[1] == 'W') return false;
+  for (char c : arg.substr(1)) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  }
+  return arg.find('c') != std::string_view::npos;
+}
+
 // The program an interpreter runs, from its arguments (argv without argv[0]);
 // empty when it runs inline code or reads stdin.
 std::string ProgramOf(Interpreter interpreter, std::span<const std::string> args) {
@@ -148,7 +159,9 @@ std::string ProgramOf(Interpreter interpreter, std::span<const std::string> args
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     if (arg == "--") return i + 1 < args.size() ? ScriptName(args[i + 1], syntax) : "";
-    if (Contains(syntax.inline_code_options, arg)) return "";
+    if (Contains(syntax.inline_code_options, arg) || IsClusterWithInlineCode(interpreter, arg)) {
+      return "";
+    }
     if (Contains(syntax.module_options, arg)) {
       if (i + 1 >= args.size()) return "";
       std::string_view module = args[i + 1];

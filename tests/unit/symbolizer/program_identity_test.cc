@@ -79,6 +79,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"/usr/bin/php8.2", {"php", "-d", "x=1", "index.php"}, "index", "php"},
         Case{"/usr/bin/bash", {"/bin/bash", "./deploy.sh", "now"}, "deploy", std::nullopt},
         Case{"/usr/bin/dash", {"sh", "-c", "sleep 1"}, "sh", std::nullopt},
+        Case{"/usr/bin/bash", {"bash", "-lc", "exec worker"}, "bash", std::nullopt},
+        Case{"/usr/bin/bash", {"bash", "-ex", "job.sh"}, "job", std::nullopt},
+        Case{"/usr/bin/python3.11", {"python3", "-Bc", "import x"}, "python3", "python"},
+        Case{"/usr/bin/python3.11",
+             {"python3", "-Xpycache_prefix=/tmp", "cron.py"},
+             "cron",
+             "python"},
         // Not interpreters: the executable names the program.
         Case{"/usr/local/bin/envoy", {"envoy", "-c", "x.yaml"}, "envoy", std::nullopt},
         Case{"/usr/share/dotnet/dotnet", {"dotnet", "Api.dll"}, "dotnet", "dotnet"}));
