@@ -159,7 +159,12 @@ std::string RenderTrace(const ReadyTrace& trace, const RenderOptions& options) {
     if (it == children.end()) return;
     for (size_t child : it->second) self(self, child, depth + 1, "");
   };
-  walk(walk, *root, 0, "");
+  // A root that is neither a true root nor a SERVER entered from elsewhere lost its parent.
+  const Span& root_span = spans[*root];
+  walk(walk, *root, 0,
+       root_span.IsRoot() || root_span.kind == SpanKind::kServer
+           ? ""
+           : absl::StrCat("[orphan: parent ", ToHex(root_span.parent_span_id), " not seen]"));
   for (size_t i : top) {
     if (i == *root) continue;
     const std::string marker =

@@ -12,8 +12,8 @@ namespace weft {
 struct RenderOptions {
   bool color = false;    // ANSI colours (only for terminals)
   bool unicode = false;  // block characters for the bar instead of '='
-  int bar_width = 40;
-  int max_label_width = 64;  // service + kind + name column, truncated beyond
+  int bar_width = 30;
+  int max_label_width = 80;  // service + kind + name column, truncated beyond
 };
 
 // Header "trace <id>  <n> spans  <duration> ms", then one line per span in tree
