@@ -7,12 +7,14 @@
 #                      lines (pgrep -f), e.g. "store-fe.py catalog.py"
 #   WEFT_PIDS          space-separated pids to trace as well
 #   WEFT_WAIT_SECONDS  how long to wait for every pattern to match (120)
+#   WEFT_BIN           the weft binary (/usr/local/bin/weft)
 #
 # Any command other than `run` (check, version, --help) goes to weft as is.
 set -eu
+weft=${WEFT_BIN:-/usr/local/bin/weft}
 
 if [ "${1:-}" != "run" ]; then
-  exec /usr/local/bin/weft "$@"
+  exec "$weft" "$@"
 fi
 shift
 
@@ -44,4 +46,4 @@ if [ -z "$pid_args" ]; then
   exit 2
 fi
 # shellcheck disable=SC2086  # one word per --pid and pid
-exec /usr/local/bin/weft run $pid_args "$@"
+exec "$weft" run $pid_args "$@"
