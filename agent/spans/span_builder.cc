@@ -1,6 +1,7 @@
 #include "agent/spans/span_builder.h"
 
 #include <http_parser.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <string>
@@ -61,6 +62,22 @@ std::string FullUrl(const TargetParts& parts, std::string_view authority,
   return url;
 }
 
+// Tuple::RemoteAddress goes through inet_ntop (printf underneath); IPv4 is
+// the common case on the hot path, so it is formatted here directly.
+std::string AddressOf(const Tuple& tuple, const Endpoint& endpoint, bool remote) {
+  if (tuple.family != AF_INET) return remote ? tuple.RemoteAddress() : tuple.LocalAddress();
+  char buf[16];
+  char* p = buf;
+  for (int i = 0; i < 4; ++i) {
+    unsigned v = endpoint.addr[i];
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
+    *p++ = static_cast<char>('0' + v % 10);
+    if (i < 3) *p++ = '.';
+  }
+  return std::string(buf, p);
+}
+
 std::string EndpointAuthority(const std::string& address, uint16_t port, bool ipv6) {
   std::string out;
   std::string port_text = std::to_string(port);
@@ -110,10 +127,10 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   if (!known_method) Add(attrs, "http.request.method_original", std::string(method));
 
   TargetParts target = SplitTarget(request.target);
-  const bool ipv6 = exchange.tuple.family == 10;  // AF_INET6
+  const bool ipv6 = exchange.tuple.family == AF_INET6;
   const Endpoint& peer = exchange.tuple.remote;
   const Endpoint& server_endpoint = server ? exchange.tuple.local : exchange.tuple.remote;
-  std::string peer_address = exchange.tuple.RemoteAddress();
+  std::string peer_address = AddressOf(exchange.tuple, peer, /*remote=*/true);
 
   // server.address / server.port: the Host header (or absolute-form target),
   // else the connection's server-side endpoint.
@@ -135,7 +152,7 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
     server_address = std::string(host_name);
     server_port = host_port != 0 ? host_port : 80;
   } else {
-    server_address = server ? exchange.tuple.LocalAddress() : peer_address;
+    server_address = server ? AddressOf(exchange.tuple, exchange.tuple.local, false) : peer_address;
     server_port = server_endpoint.port;
   }
 

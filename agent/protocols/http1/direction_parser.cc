@@ -294,6 +294,7 @@ void DirectionParser::AbandonMessage(bool malformed) {
     return;
   }
   ++stats_->incomplete_messages;
+  if (kind_ == StreamKind::kRequests && answered_early_) return;
   if (kind_ == StreamKind::kRequests) {
     request_.body_size_known = false;
     request_.end_ns = last_data_ns_;
@@ -387,6 +388,12 @@ void DirectionParser::ResumeAfterRefusedUpgrade() {
   awaiting_dropped_bytes_ = false;
 }
 
+const HttpRequest* DirectionParser::RequestInProgress() const {
+  bool open = state_ == State::kParsing && kind_ == StreamKind::kRequests && in_message_ &&
+              headers_complete_ && !answered_early_;
+  return open ? &request_ : nullptr;
+}
+
 bool DirectionParser::AddHeadBytes(size_t n) {
   head_bytes_ += n;
   if (head_bytes_ > options_->max_head_bytes) {
@@ -414,6 +421,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
   self->in_chunk_data_ = false;
   self->head_overflow_ = false;
   self->bad_status_ = false;
+  self->answered_early_ = false;
   self->head_bytes_ = 0;
   self->field_length_ = 0;
   self->last_was_value_ = true;
@@ -572,7 +580,7 @@ int DirectionParser::CbMessageComplete(http_parser* p) {
   if (self->kind_ == StreamKind::kRequests) {
     self->request_.end_ns = now;
     self->request_.upgrade = p->upgrade;
-    self->listener_->OnRequest(self->request_);
+    if (!self->answered_early_) self->listener_->OnRequest(self->request_);
   } else {
     self->response_.end_ns = now;
     self->listener_->OnResponse(self->response_);

@@ -79,6 +79,12 @@ class DirectionParser {
   // The request that asked to switch protocols was refused: parse again.
   void ResumeAfterRefusedUpgrade();
 
+  // A request whose head is parsed but whose body is still arriving, or null.
+  const HttpRequest* RequestInProgress() const;
+  // Its response came early (e.g. 401 / 417 instead of 100 Continue): it has
+  // been paired already, so it is not reported again when it completes.
+  void MarkAnsweredEarly() { answered_early_ = true; }
+
  private:
   enum class State : uint8_t { kResync, kParsing, kAwaitingUpgrade, kStopped };
   enum class Capture : uint8_t {
@@ -135,6 +141,7 @@ class DirectionParser {
   bool in_chunk_data_ = false;
   bool head_overflow_ = false;
   bool bad_status_ = false;
+  bool answered_early_ = false;
   bool zero_offset_candidate_ = false;  // the next message_begin is at event offset 0
   size_t head_bytes_ = 0;
   HttpRequest request_;

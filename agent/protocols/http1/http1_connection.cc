@@ -127,7 +127,18 @@ void Http1Connection::OnResponse(HttpResponse& response) {
     matched = Realign(response);
     alignment_lost_ = false;
   }
-  if (!matched) {
+  DirectionParser* requests = RequestParser();
+  const HttpRequest* in_progress =
+      pending_count_ == 0 && requests != nullptr ? requests->RequestInProgress() : nullptr;
+  if (in_progress != nullptr) {
+    // Answered before its body was sent (401/413/417 instead of 100 Continue).
+    early_ = *in_progress;
+    early_.body_size_known = false;
+    early_.end_ns = response.start_ns;
+    requests->MarkAnsweredEarly();
+    ExchangeError error = response.complete ? ExchangeError::kNone : closing_reason_;
+    Emit(early_, &response, error, response.end_ns);
+  } else if (!matched) {
     ++stats_->unmatched_responses;
     switched = response.status_code == 101;
   } else if (Front().placeholder) {
@@ -141,9 +152,7 @@ void Http1Connection::OnResponse(HttpResponse& response) {
     ExchangeError error = response.complete ? ExchangeError::kNone : closing_reason_;
     Emit(request, &response, error, response.end_ns);
     PopFront();
-    if (refused_upgrade) {
-      if (DirectionParser* requests = RequestParser()) requests->ResumeAfterRefusedUpgrade();
-    }
+    if (refused_upgrade && requests != nullptr) requests->ResumeAfterRefusedUpgrade();
   }
   if (switched) {
     ++stats_->upgrades;

@@ -83,6 +83,7 @@ class Http1Connection : private DirectionListener {
   bool alignment_lost_ = false;
   ExchangeError closing_reason_ = ExchangeError::kNone;
   HttpExchange exchange_;  // reused for every exchange handed to the sink
+  HttpRequest early_;      // copy of a request answered before it was complete
 };
 
 }  // namespace weft::http1

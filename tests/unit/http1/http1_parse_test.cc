@@ -209,6 +209,26 @@ TEST(Http1Parse, ExpectContinueInterimResponseIsNotPaired) {
   EXPECT_EQ(h.http_stats().informational_responses, 1u);
 }
 
+TEST(Http1Parse, EarlyFinalResponsePairsWithRequestStillSending) {
+  Harness h;
+  h.Request(
+      "PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
+  h.Response("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(h.exchanges.size(), 1u);
+  EXPECT_EQ(h.exchanges[0].request.target, "/big");
+  EXPECT_EQ(h.exchanges[0].response.status_code, 401);
+  EXPECT_FALSE(h.exchanges[0].request.body_size_known);
+  // The client sends the body anyway; it is not reported a second time.
+  h.Request(std::string(100, 'b'));
+  h.Request(Get("/next"));
+  h.Response(Ok(200, ""));
+  ASSERT_EQ(h.exchanges.size(), 2u);
+  EXPECT_EQ(h.exchanges[1].request.target, "/next");
+  h.Close();
+  EXPECT_EQ(h.exchanges.size(), 2u);
+  EXPECT_EQ(h.http_stats().unmatched_responses, 0u);
+}
+
 TEST(Http1Parse, OtherInformationalResponses) {
   Harness h;
   h.Request(Get("/"));

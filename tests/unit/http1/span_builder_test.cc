@@ -201,6 +201,21 @@ TEST(SpanBuilder, TraceparentLinkCarriesTracestate) {
   EXPECT_EQ(Str(span, "network.protocol.version"), "1.0");
 }
 
+TEST(SpanBuilder, AddressesOfBothFamilies) {
+  HttpExchange e = MakeExchange(ExchangeKind::kClient, "/");
+  inet_pton(AF_INET, "192.168.100.0", e.tuple.remote.addr.data());
+  Span span = BuildHttpSpan(e, {}, nullptr, 0);
+  EXPECT_EQ(Str(span, "network.peer.address"), "192.168.100.0");
+  EXPECT_EQ(Str(span, "url.full"), "http://192.168.100.0:80/");
+
+  e.tuple.family = AF_INET6;
+  inet_pton(AF_INET6, "fd00::1", e.tuple.remote.addr.data());
+  span = BuildHttpSpan(e, {}, nullptr, 0);
+  EXPECT_EQ(Str(span, "network.peer.address"), "fd00::1");
+  EXPECT_EQ(Str(span, "server.address"), "fd00::1");
+  EXPECT_EQ(Str(span, "url.full"), "http://[fd00::1]:80/");
+}
+
 TEST(SpanBuilder, EndNeverBeforeStart) {
   HttpExchange e = MakeExchange(ExchangeKind::kServer, "/");
   e.end_ns = 10;
