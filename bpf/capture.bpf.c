@@ -287,6 +287,7 @@ int BPF_PROG(weft_sys_enter, struct pt_regs *regs, long id) {
   args.arg[0] = SYSCALL_ARG0(regs);
   args.arg[1] = SYSCALL_ARG1(regs);
   args.arg[2] = SYSCALL_ARG2(regs);
+  args.arg[3] = SYSCALL_ARG3(regs);
   bpf_map_update_elem(&active_syscalls, &tid, &args, BPF_ANY);
   return 0;
 }
@@ -318,6 +319,7 @@ int BPF_PROG(weft_sys_exit, struct pt_regs *regs, long ret) {
     return 0;
   }
   if (ret <= 0) return 0;
+  if (recv_flags(args.nr, args.arg) & WEFT_MSG_PEEK) return 0;
 
   struct io_call call = {};
   classify_syscall(args.nr, args.arg[0], args.arg[1], args.arg[2], &call);

@@ -47,6 +47,7 @@
 #define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, dx)
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, r10)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read 63
 #define NR_write 64
@@ -68,6 +69,7 @@
 #define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, orig_x0)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, regs[1])
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[2])
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[3])
 #else
 #error "weft: unsupported architecture"
 #endif
@@ -179,6 +181,19 @@ static __always_inline void classify_syscall(__s64 nr, __u64 a0, __u64 a1, __u64
   }
 }
 
+/* Receive flags of a recv-family syscall (MSG_PEEK reads are not data). */
+static __always_inline __u64 recv_flags(__s64 nr, const __u64 *arg) {
+  switch (nr) {
+    case NR_recvfrom:
+    case NR_recvmmsg:
+      return arg[3];
+    case NR_recvmsg:
+      return arg[2];
+    default:
+      return 0;
+  }
+}
+
 /* The struct sock behind fd in task's file table, or NULL when fd is not a
  * socket. */
 static __always_inline struct sock *sock_from_fd(struct task_struct *task, __s32 fd) {
@@ -217,8 +232,8 @@ static __always_inline void read_tuple(const struct sock *sk, struct weft_tuple 
     __builtin_memcpy(t->local_addr, &l, 4);
     __builtin_memcpy(t->remote_addr, &r, 4);
   } else {
-    BPF_CORE_READ_INTO(t->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO(t->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    bpf_core_read(t->local_addr, sizeof(t->local_addr), &sk->__sk_common.skc_v6_rcv_saddr);
+    bpf_core_read(t->remote_addr, sizeof(t->remote_addr), &sk->__sk_common.skc_v6_daddr);
   }
 }
 

@@ -1,0 +1,85 @@
+"""The CLI's contract: truthful `weft check`, exit code 2 with one clear
+line for bad input and missing privileges, a clean exit on SIGTERM that
+leaves nothing in the kernel."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import weftlib  # noqa: E402
+
+
+def run(args, **kw):
+    return subprocess.run([weftlib.WEFT] + args, capture_output=True, text=True, timeout=60, **kw)
+
+
+def weft_programs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    progs = json.loads(out.stdout or "[]")
+    return [p for p in progs if p.get("name", "").startswith("weft_")]
+
+
+def main():
+    weftlib.require_bpf()
+    f = weftlib.Failures()
+
+    r = run(["version"])
+    f.check(r.returncode == 0 and r.stdout.startswith("weft "), "weft version")
+    for cmd in (["--help"], ["run", "--help"], ["check", "--help"]):
+        r = run(cmd)
+        f.check(r.returncode == 0 and "Usage" in r.stdout, "weft %s" % " ".join(cmd))
+
+    r = run(["run", "--pid", "1", "--no-such-flag"])
+    f.check(r.returncode == 2 and "no-such-flag" in (r.stderr + r.stdout),
+            "unknown flag: exit 2 naming the flag (%d)" % r.returncode)
+    r = run(["run", "--pid", "999999999"])
+    f.check(r.returncode == 2 and "no such process 999999999" in r.stderr,
+            "missing PID: exit 2 with a clear message (%r)" % r.stderr.strip())
+    r = run(["run"])
+    f.check(r.returncode == 2 and "--pid" in (r.stderr + r.stdout), "no --pid: exit 2")
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", weftlib.WEFT, "run", "--pid", str(sleeper.pid)],
+                           capture_output=True, text=True, timeout=60)
+        f.check(r.returncode == 2 and "CAP_BPF" in r.stderr and "root" in r.stderr,
+                "unprivileged: exit 2 naming CAP_BPF and the fix (%r)" % r.stderr.strip())
+        f.check(len(r.stderr.strip().splitlines()) == 1, "unprivileged: one line")
+
+        r = run(["check"])
+        out = r.stdout
+        f.check(r.returncode == 0, "weft check exits 0 where weft can run")
+        report = json.loads(run(["check", "--json"]).stdout)
+        attach = {a["name"]: a["works"] for a in report["attach"]}
+        f.check(attach.get("socket tracepoints (tp_btf sock_send_length)") is True,
+                "check: socket tracepoints work")
+        f.check(attach.get("uprobe") is True, "check: uprobes work")
+        kprobe_pmu = os.path.exists("/sys/bus/event_source/devices/kprobe")
+        f.check(attach.get("kprobe") is kprobe_pmu, "check: kprobe reported as %s" % kprobe_pmu)
+        f.check(report["backend"] == "socket-tracepoints", "check: names the backend it will use")
+        f.check(report["btf"] is True, "check: BTF present")
+        f.check("capture backend socket-tracepoints" in out, "check: text names the backend")
+
+        before = len(weft_programs())
+        weft = weftlib.Weft(["run", "--pid", str(sleeper.pid), "--events"])
+        with weft:
+            weft.wait_ready()
+            running = len(weft_programs())
+            code, took = weft.stop()
+        time.sleep(0.2)
+        after = len(weft_programs())
+        f.check(running > before, "programs loaded while running (%d)" % running)
+        f.check(code == 0 and took < 2.0, "SIGTERM: exit 0 within 2 s (%d, %.2fs)" % (code, took))
+        f.check(after == before, "nothing weft loaded is left in the kernel (%d)" % after)
+        pinned = os.listdir("/sys/fs/bpf") if os.path.isdir("/sys/fs/bpf") else []
+        f.check(not [p for p in pinned if "weft" in p], "nothing pinned")
+    finally:
+        sleeper.kill()
+    f.finish()
+
+
+if __name__ == "__main__":
+    main()
