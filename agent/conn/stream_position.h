@@ -11,11 +11,11 @@
 namespace weft {
 
 struct Placement {
-  uint64_t gap_before = 0;    // stream bytes missing before `data`
-  std::string_view data;      // new bytes, in order
+  uint64_t gap_before = 0;           // stream bytes missing before `data`
+  std::string_view data;             // new bytes, in order
   bool data_at_event_start = false;  // `data` begins at the event's first byte
-  uint64_t gap_after = 0;     // bytes the event moved but did not capture
-  uint64_t overlap = 0;       // bytes already seen (peeks, retransmitted reads), dropped
+  uint64_t gap_after = 0;            // bytes the event moved but did not capture
+  uint64_t overlap = 0;              // bytes already seen (peeks, retransmitted reads), dropped
 };
 
 class StreamPosition {

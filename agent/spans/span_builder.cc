@@ -168,9 +168,8 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
     if (!peer_address.empty()) Add(attrs, "client.address", peer_address);
     if (peer.port != 0) Add(attrs, "client.port", static_cast<int64_t>(peer.port));
   } else {
-    std::string authority = !request.host.empty()
-                                ? request.host
-                                : EndpointAuthority(peer_address, peer.port, ipv6);
+    std::string authority =
+        !request.host.empty() ? request.host : EndpointAuthority(peer_address, peer.port, ipv6);
     Add(attrs, "url.full", FullUrl(target, authority, options));
   }
   if (!server_address.empty()) Add(attrs, "server.address", std::move(server_address));

@@ -48,14 +48,14 @@ TargetParts SplitTarget(std::string_view target) {
   TargetParts parts;
   std::string_view rest = target;
   size_t scheme_end = rest.find("://");
-  if (!rest.empty() && rest[0] != '/' && scheme_end != std::string_view::npos &&
-      scheme_end > 0) {
+  if (!rest.empty() && rest[0] != '/' && scheme_end != std::string_view::npos && scheme_end > 0) {
     parts.absolute = true;
     parts.scheme = rest.substr(0, scheme_end);
     rest.remove_prefix(scheme_end + 3);
     size_t authority_end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, authority_end);
-    rest = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+    rest =
+        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
     size_t at = authority.rfind('@');
     if (at != std::string_view::npos) {
       parts.has_userinfo = true;
@@ -63,8 +63,7 @@ TargetParts SplitTarget(std::string_view target) {
     }
     size_t colon = authority.rfind(':');
     size_t bracket = authority.rfind(']');
-    if (colon != std::string_view::npos &&
-        (bracket == std::string_view::npos || colon > bracket)) {
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
       parts.port = authority.substr(colon + 1);
       authority = authority.substr(0, colon);
     }

@@ -12,8 +12,8 @@ bool IsInformational(uint16_t status) { return status >= 100 && status < 200 && 
 
 }  // namespace
 
-Http1Connection::Http1Connection(const ParserOptions* options, Http1Stats* stats,
-                                 IdGenerator* ids, const ExchangeSink* sink)
+Http1Connection::Http1Connection(const ParserOptions* options, Http1Stats* stats, IdGenerator* ids,
+                                 const ExchangeSink* sink)
     : options_(options),
       stats_(stats),
       sink_(sink),
@@ -36,8 +36,7 @@ DirectionParser* Http1Connection::RequestParser() {
   return nullptr;
 }
 
-void Http1Connection::OnData(Direction direction, std::string_view data,
-                             const SegmentMeta& meta) {
+void Http1Connection::OnData(Direction direction, std::string_view data, const SegmentMeta& meta) {
   Parser(direction).Feed(data, meta);
 }
 
@@ -91,8 +90,7 @@ int Http1Connection::OnResponseHead(const HttpResponse& response) {
   const HttpRequest& request = Front();
   if (request.placeholder) return 0;
   if (request.method == HTTP_HEAD) return 1;
-  if (request.method == HTTP_CONNECT && response.status_code >= 200 &&
-      response.status_code < 300) {
+  if (request.method == HTTP_CONNECT && response.status_code >= 200 && response.status_code < 300) {
     return 2;  // a tunnel: no body, bytes after the head are not HTTP
   }
   return 0;
@@ -166,8 +164,8 @@ void Http1Connection::Emit(HttpRequest& request, HttpResponse* response, Exchang
   exchange_.conn_id = info_.conn_id;
   exchange_.tgid = info_.tgid;
   exchange_.tuple = info_.tuple;
-  exchange_.kind = ingress_.kind() == StreamKind::kRequests ? ExchangeKind::kServer
-                                                            : ExchangeKind::kClient;
+  exchange_.kind =
+      ingress_.kind() == StreamKind::kRequests ? ExchangeKind::kServer : ExchangeKind::kClient;
   exchange_.request.SwapWith(request);
   exchange_.has_response = response != nullptr;
   if (response != nullptr) {

@@ -98,18 +98,18 @@ struct Http1Stats {
   uint64_t parse_error_header = 0;       // bad header syntax or Content-Length
   uint64_t parse_error_body = 0;         // bad chunk framing
   uint64_t parse_error_other = 0;
-  uint64_t buffer_overflows = 0;         // message heads larger than the per-message cap
-  uint64_t gaps = 0;                     // holes in a byte stream (lost / truncated / size-only)
+  uint64_t buffer_overflows = 0;  // message heads larger than the per-message cap
+  uint64_t gaps = 0;              // holes in a byte stream (lost / truncated / size-only)
   uint64_t gap_bytes = 0;
-  uint64_t gaps_skipped_in_body = 0;     // holes inside a body of known extent: no resync
-  uint64_t resyncs = 0;                  // parsing restarted at a found message start
-  uint64_t resync_bytes_skipped = 0;     // bytes discarded while looking for a message start
-  uint64_t incomplete_messages = 0;      // heads seen, body cut by a gap, error or close
-  uint64_t unmatched_responses = 0;      // responses with no request to pair with
-  uint64_t requests_dropped = 0;         // requests that can never get a span
-  uint64_t pending_overflows = 0;        // of those, pushed out of a full pipeline queue
-  uint64_t upgrades = 0;                 // connections that switched protocols (101 / CONNECT)
-  uint64_t non_http_streams = 0;         // connections given up as not HTTP/1
+  uint64_t gaps_skipped_in_body = 0;  // holes inside a body of known extent: no resync
+  uint64_t resyncs = 0;               // parsing restarted at a found message start
+  uint64_t resync_bytes_skipped = 0;  // bytes discarded while looking for a message start
+  uint64_t incomplete_messages = 0;   // heads seen, body cut by a gap, error or close
+  uint64_t unmatched_responses = 0;   // responses with no request to pair with
+  uint64_t requests_dropped = 0;      // requests that can never get a span
+  uint64_t pending_overflows = 0;     // of those, pushed out of a full pipeline queue
+  uint64_t upgrades = 0;              // connections that switched protocols (101 / CONNECT)
+  uint64_t non_http_streams = 0;      // connections given up as not HTTP/1
 };
 
 // Fresh ids for requests whose first byte carried no kernel context.

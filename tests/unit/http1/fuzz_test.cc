@@ -68,7 +68,8 @@ TEST(Http1Fuzz, RandomBytesNeverCrashAndAreCounted) {
     Harness h(static_cast<Role>(rng() % 3), options);
     for (int i = 0; i < 30; ++i) {
       std::string bytes(rng() % 300, '\0');
-      for (char& c : bytes) c = static_cast<char>(rng() % 4 == 0 ? "GET /HTP1.\r\n :"[rng() % 15] : rng());
+      for (char& c : bytes)
+        c = static_cast<char>(rng() % 4 == 0 ? "GET /HTP1.\r\n :"[rng() % 15] : rng());
       h.Data(rng() % 2 ? Direction::kEgress : Direction::kIngress, bytes);
     }
     h.Close(rng() % 2);
@@ -85,8 +86,8 @@ TEST(Http1Fuzz, MutatedMessagesRandomSplitsAndLosses) {
     Harness h(rng() % 4 == 0 ? Role::kUnknown : Role::kServer);
     for (int i = 0; i < 20; ++i) {
       bool request = rng() % 2;
-      std::string msg = request ? kRequests[rng() % kRequests.size()]
-                                : kResponses[rng() % kResponses.size()];
+      std::string msg =
+          request ? kRequests[rng() % kRequests.size()] : kResponses[rng() % kResponses.size()];
       if (rng() % 3 == 0) msg = Mutate(msg, rng);
       Direction dir = request ? h.RequestDir() : h.ResponseDir();
       size_t pos = 0;

@@ -28,8 +28,8 @@ std::string Get(std::string_view path) {
   return "GET " + std::string(path) + " HTTP/1.1\r\nHost: h\r\n\r\n";
 }
 std::string Ok(int status, std::string_view body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
 TEST(Http1Parse, SimpleServerExchange) {
@@ -91,8 +91,8 @@ TEST(Http1Parse, MessageSplitAtEveryBytePosition) {
         if (cut < request.size()) h.Request(request.substr(cut));
         h.Response(response);
         ASSERT_EQ(h.exchanges.size(), 1u) << "request cut at " << cut;
-        EXPECT_EQ(h.exchanges[0].request.host, request == kGet ? "shop.example:8080"
-                                                               : "shop.example");
+        EXPECT_EQ(h.exchanges[0].request.host,
+                  request == kGet ? "shop.example:8080" : "shop.example");
         EXPECT_EQ(h.exchanges[0].request.body_size, request == kGet ? 0u : 13u);
       }
       for (size_t cut = 0; cut <= response.size(); ++cut) {
@@ -198,8 +198,7 @@ TEST(Http1Parse, NoBodyFor204And304) {
 
 TEST(Http1Parse, ExpectContinueInterimResponseIsNotPaired) {
   Harness h;
-  h.Request(
-      "PUT /obj HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  h.Request("PUT /obj HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
   h.Response("HTTP/1.1 100 Continue\r\n\r\n");
   h.Request("data");
   h.Response(Ok(201, ""));
@@ -211,8 +210,7 @@ TEST(Http1Parse, ExpectContinueInterimResponseIsNotPaired) {
 
 TEST(Http1Parse, EarlyFinalResponsePairsWithRequestStillSending) {
   Harness h;
-  h.Request(
-      "PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
+  h.Request("PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
   h.Response("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
   ASSERT_EQ(h.exchanges.size(), 1u);
   EXPECT_EQ(h.exchanges[0].request.target, "/big");

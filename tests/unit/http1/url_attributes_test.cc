@@ -10,7 +10,7 @@ TEST(RouteHeuristic, IdSegments) {
   EXPECT_TRUE(IsIdSegment("550e8400-e29b-41d4-a716-446655440000"));
   EXPECT_TRUE(IsIdSegment("0123456789abcdef"));
   EXPECT_TRUE(IsIdSegment("DEADBEEFDEADBEEF00"));
-  EXPECT_FALSE(IsIdSegment("cafe"));            // short hex is a word
+  EXPECT_FALSE(IsIdSegment("cafe"));             // short hex is a word
   EXPECT_FALSE(IsIdSegment("0123456789abcde"));  // 15 hex digits
   EXPECT_FALSE(IsIdSegment("users"));
   EXPECT_FALSE(IsIdSegment("v2"));

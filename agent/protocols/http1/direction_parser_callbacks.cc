@@ -1,0 +1,233 @@
+// libhttp-parser callbacks: message boundaries, the few header values spans
+// need (copied with caps), body sizes, chunk framing for gap skipping.
+#include <cstring>
+
+#include "agent/protocols/http1/direction_parser.h"
+
+namespace weft::http1 {
+namespace {
+
+DirectionParser* Self(http_parser* p) { return static_cast<DirectionParser*>(p->data); }
+
+void AppendCapped(std::string& out, const char* at, size_t length, size_t cap,
+                  bool* truncated = nullptr) {
+  size_t room = out.size() < cap ? cap - out.size() : 0;
+  if (length > room) {
+    if (truncated) *truncated = true;
+    length = room;
+  }
+  out.append(at, length);
+}
+
+void TrimTrailingSpace(std::string& s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+}
+
+}  // namespace
+
+bool DirectionParser::AddHeadBytes(size_t n) {
+  head_bytes_ += n;
+  if (head_bytes_ > options_->max_head_bytes) {
+    head_overflow_ = true;
+    return false;
+  }
+  return true;
+}
+
+DirectionParser::Capture DirectionParser::ClassifyField() const {
+  if (field_length_ > field_.size()) return Capture::kNone;
+  std::string_view name(field_.data(), field_length_);
+  if (name == "host") return Capture::kHost;
+  if (name == "user-agent") return Capture::kUserAgent;
+  if (name == "traceparent") return Capture::kTraceparent;
+  if (name == "tracestate") return Capture::kTracestate;
+  if (name == "content-type") return Capture::kContentType;
+  return Capture::kNone;
+}
+
+int DirectionParser::CbMessageBegin(http_parser* p) {
+  DirectionParser* self = Self(p);
+  self->in_message_ = true;
+  self->headers_complete_ = false;
+  self->in_chunk_data_ = false;
+  self->head_overflow_ = false;
+  self->bad_status_ = false;
+  self->answered_early_ = false;
+  self->head_bytes_ = 0;
+  self->field_length_ = 0;
+  self->last_was_value_ = true;
+  self->capture_ = Capture::kNone;
+  const SegmentMeta& meta = *self->meta_;
+  bool at_event_start = self->zero_offset_candidate_;
+  self->zero_offset_candidate_ = false;
+  if (self->kind_ == StreamKind::kRequests) {
+    HttpRequest& r = self->request_;
+    r.Clear();
+    r.start_ns = meta.timestamp_ns;
+    r.tid = meta.tid;
+    // The kernel's context describes the request that starts its event.
+    const TraceContext* ctx = meta.context;
+    if (at_event_start && ctx != nullptr && ctx->starts_span && ctx->valid()) {
+      r.context = *ctx;
+      r.context_from_kernel = true;
+    } else {
+      r.context = self->ids_->NewRootContext();
+    }
+  } else {
+    self->response_.Clear();
+    self->response_.start_ns = meta.timestamp_ns;
+  }
+  return 0;
+}
+
+int DirectionParser::CbUrl(http_parser* p, const char* at, size_t length) {
+  DirectionParser* self = Self(p);
+  if (!self->AddHeadBytes(length)) return 1;
+  AppendCapped(self->request_.target, at, length, self->options_->max_target_bytes,
+               &self->request_.target_truncated);
+  return 0;
+}
+
+int DirectionParser::CbStatus(http_parser* p, const char*, size_t length) {
+  return Self(p)->AddHeadBytes(length) ? 0 : 1;
+}
+
+int DirectionParser::CbHeaderField(http_parser* p, const char* at, size_t length) {
+  DirectionParser* self = Self(p);
+  if (!self->AddHeadBytes(length)) return 1;
+  if (self->headers_complete_) return 0;  // trailers
+  if (self->last_was_value_) {
+    self->field_length_ = 0;
+    self->last_was_value_ = false;
+  }
+  for (size_t i = 0; i < length; ++i, ++self->field_length_) {
+    if (self->field_length_ < self->field_.size()) {
+      char c = at[i];
+      self->field_[self->field_length_] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+  }
+  return 0;
+}
+
+int DirectionParser::CbHeaderValue(http_parser* p, const char* at, size_t length) {
+  DirectionParser* self = Self(p);
+  if (!self->AddHeadBytes(length)) return 1;
+  if (self->headers_complete_) return 0;
+  bool is_request = self->kind_ == StreamKind::kRequests;
+  HttpRequest& rq = self->request_;
+  std::string* out = nullptr;
+  if (!self->last_was_value_) {
+    self->last_was_value_ = true;
+    self->capture_ = self->ClassifyField();
+    // The first occurrence of a header wins.
+    switch (self->capture_) {
+      case Capture::kHost:
+        if (!is_request || !rq.host.empty()) self->capture_ = Capture::kNone;
+        break;
+      case Capture::kUserAgent:
+        if (!is_request || !rq.user_agent.empty()) self->capture_ = Capture::kNone;
+        break;
+      case Capture::kTraceparent:
+        if (!is_request || !rq.traceparent.empty()) self->capture_ = Capture::kNone;
+        break;
+      case Capture::kTracestate:
+        if (!is_request || !rq.tracestate.empty()) self->capture_ = Capture::kNone;
+        break;
+      case Capture::kContentType: {
+        const std::string& ct = is_request ? rq.content_type : self->response_.content_type;
+        if (!ct.empty()) self->capture_ = Capture::kNone;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  switch (self->capture_) {
+    case Capture::kHost:
+      out = &rq.host;
+      break;
+    case Capture::kUserAgent:
+      out = &rq.user_agent;
+      break;
+    case Capture::kTraceparent:
+      out = &rq.traceparent;
+      break;
+    case Capture::kTracestate:
+      out = &rq.tracestate;
+      break;
+    case Capture::kContentType:
+      out = is_request ? &rq.content_type : &self->response_.content_type;
+      break;
+    default:
+      return 0;
+  }
+  AppendCapped(*out, at, length, self->options_->max_header_value_bytes);
+  return 0;
+}
+
+int DirectionParser::CbHeadersComplete(http_parser* p) {
+  DirectionParser* self = Self(p);
+  if (self->kind_ == StreamKind::kResponses && (p->status_code < 100 || p->status_code > 599)) {
+    // libhttp-parser takes any 1-3 digits; a status code has exactly three.
+    self->bad_status_ = true;
+    return -1;
+  }
+  self->headers_complete_ = true;
+  if (self->kind_ == StreamKind::kRequests) {
+    HttpRequest& r = self->request_;
+    r.method = static_cast<uint8_t>(p->method);
+    r.version_major = static_cast<uint8_t>(p->http_major);
+    r.version_minor = static_cast<uint8_t>(p->http_minor);
+    TrimTrailingSpace(r.host);
+    TrimTrailingSpace(r.user_agent);
+    TrimTrailingSpace(r.traceparent);
+    TrimTrailingSpace(r.tracestate);
+    TrimTrailingSpace(r.content_type);
+    ++self->stats_->requests;
+    return 0;
+  }
+  HttpResponse& r = self->response_;
+  r.status_code = static_cast<uint16_t>(p->status_code);
+  r.version_major = static_cast<uint8_t>(p->http_major);
+  r.version_minor = static_cast<uint8_t>(p->http_minor);
+  TrimTrailingSpace(r.content_type);
+  return self->listener_->OnResponseHead(r);
+}
+
+int DirectionParser::CbBody(http_parser* p, const char*, size_t length) {
+  DirectionParser* self = Self(p);
+  if (self->kind_ == StreamKind::kRequests) {
+    self->request_.body_size += length;
+  } else {
+    self->response_.body_size += length;
+  }
+  return 0;
+}
+
+int DirectionParser::CbMessageComplete(http_parser* p) {
+  DirectionParser* self = Self(p);
+  self->in_message_ = false;
+  uint64_t now = self->meta_ != nullptr ? self->meta_->timestamp_ns : self->last_data_ns_;
+  if (self->kind_ == StreamKind::kRequests) {
+    self->request_.end_ns = now;
+    self->request_.upgrade = p->upgrade;
+    if (!self->answered_early_) self->listener_->OnRequest(self->request_);
+  } else {
+    self->response_.end_ns = now;
+    self->listener_->OnResponse(self->response_);
+  }
+  return 0;
+}
+
+int DirectionParser::CbChunkHeader(http_parser* p) {
+  DirectionParser* self = Self(p);
+  self->in_chunk_data_ = p->content_length > 0;
+  return 0;
+}
+
+int DirectionParser::CbChunkComplete(http_parser* p) {
+  Self(p)->in_chunk_data_ = false;
+  return 0;
+}
+
+}  // namespace weft::http1
