@@ -29,10 +29,9 @@ absl::StatusOr<std::optional<int64_t>> ParseNonNegativeIntEnv(const EnvLookup& e
   if (text.empty()) return std::optional<int64_t>();
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(name, "='", *raw,
-                                                   "' is not a non-negative whole number of ",
-                                                   unit_hint, "; unset it or set e.g. ", name,
-                                                   "=", example));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, "='", *raw, "' is not a non-negative whole number of ", unit_hint,
+                     "; unset it or set e.g. ", name, "=", example));
   }
   return std::optional<int64_t>(value);
 }
@@ -82,18 +81,17 @@ absl::StatusOr<BatchConfig> BatchConfig::FromEnvironment(const EnvLookup& env) {
 
 absl::Status BatchConfig::Validate() const {
   if (max_queue_size == 0) {
-    return absl::InvalidArgumentError(
-        "OTEL_BSP_MAX_QUEUE_SIZE must be at least 1 (default 2048)");
+    return absl::InvalidArgumentError("OTEL_BSP_MAX_QUEUE_SIZE must be at least 1 (default 2048)");
   }
   if (max_export_batch_size == 0) {
     return absl::InvalidArgumentError(
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE must be at least 1 (default 512)");
   }
   if (max_export_batch_size > max_queue_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE (", max_export_batch_size,
-        ") must not exceed OTEL_BSP_MAX_QUEUE_SIZE (", max_queue_size,
-        "); lower the batch size or raise the queue size"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("OTEL_BSP_MAX_EXPORT_BATCH_SIZE (", max_export_batch_size,
+                     ") must not exceed OTEL_BSP_MAX_QUEUE_SIZE (", max_queue_size,
+                     "); lower the batch size or raise the queue size"));
   }
   if (schedule_delay <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("OTEL_BSP_SCHEDULE_DELAY must be above 0 ms (default 5000)");

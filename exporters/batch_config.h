@@ -21,10 +21,10 @@ EnvLookup ProcessEnvironment();
 
 // Defaults are the OpenTelemetry SDK specification's.
 struct BatchConfig {
-  absl::Duration schedule_delay = absl::Milliseconds(5000);  // OTEL_BSP_SCHEDULE_DELAY
+  absl::Duration schedule_delay = absl::Milliseconds(5000);   // OTEL_BSP_SCHEDULE_DELAY
   absl::Duration export_timeout = absl::Milliseconds(30000);  // OTEL_BSP_EXPORT_TIMEOUT
   size_t max_queue_size = 2048;                               // OTEL_BSP_MAX_QUEUE_SIZE
-  size_t max_export_batch_size = 512;  // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  size_t max_export_batch_size = 512;                         // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
 
   static absl::StatusOr<BatchConfig> FromEnvironment(const EnvLookup& env);
   // Checks the relations between fields (batch <= queue, all positive).

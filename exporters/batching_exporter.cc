@@ -46,9 +46,9 @@ bool BatchingExporter::ForceFlush(absl::Time deadline) {
   if (completed_total_ >= target) return true;
   flush_requested_ = true;
   work_cv_.notify_one();
-  return done_cv_.wait_until(lock, ToChrono(deadline),
-                             [&] { return completed_total_ >= target || stop_worker_; }) &&
-         completed_total_ >= target;
+  return done_cv_.wait_until(lock, ToChrono(deadline), [&] {
+    return completed_total_ >= target || stop_worker_;
+  }) && completed_total_ >= target;
 }
 
 void BatchingExporter::Shutdown(absl::Time deadline) {
@@ -99,8 +99,8 @@ void BatchingExporter::Record(const SendOutcome& outcome, size_t batch_size) {
     stats_.spans_exported += batch_size - rejected;
     stats_.spans_rejected += rejected;
     if (rejected > 0) {
-      stats_.last_error = absl::StrCat("backend rejected ", rejected,
-                                       " spans: ", outcome.partial_success_message);
+      stats_.last_error =
+          absl::StrCat("backend rejected ", rejected, " spans: ", outcome.partial_success_message);
     }
   } else {
     stats_.spans_failed += batch_size;
@@ -113,8 +113,8 @@ void BatchingExporter::WorkerLoop() {
   absl::Time next_timed_export = absl::Now() + config_.schedule_delay;
   while (true) {
     work_cv_.wait_until(lock, ToChrono(next_timed_export), [&] {
-      return stop_worker_ || flush_requested_ ||
-             queue_.size() >= config_.max_export_batch_size || absl::Now() >= next_timed_export;
+      return stop_worker_ || flush_requested_ || queue_.size() >= config_.max_export_batch_size ||
+             absl::Now() >= next_timed_export;
     });
     if (stop_worker_) return;
     if (queue_.empty()) {
@@ -130,8 +130,7 @@ void BatchingExporter::WorkerLoop() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    const absl::Time deadline =
-        std::min(absl::Now() + config_.export_timeout, shutdown_deadline_);
+    const absl::Time deadline = std::min(absl::Now() + config_.export_timeout, shutdown_deadline_);
     lock.unlock();
     SendOutcome outcome = sink_->Send(batch, deadline);
     lock.lock();

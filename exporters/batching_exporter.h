@@ -60,13 +60,13 @@ class BatchingExporter final : public SpanExporter {
   const BatchConfig config_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // wakes the worker
-  std::condition_variable done_cv_;   // wakes ForceFlush / Shutdown waiters
+  std::condition_variable work_cv_;  // wakes the worker
+  std::condition_variable done_cv_;  // wakes ForceFlush / Shutdown waiters
   std::deque<Span> queue_;
   uint64_t accepted_total_ = 0;   // spans ever queued
   uint64_t completed_total_ = 0;  // spans ever handed to the sink and finished
   bool flush_requested_ = false;
-  bool shutting_down_ = false;    // Export() drops from now on
+  bool shutting_down_ = false;  // Export() drops from now on
   bool stop_worker_ = false;
   absl::Time shutdown_deadline_ = absl::InfiniteFuture();
   ExporterStats stats_;

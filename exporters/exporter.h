@@ -12,11 +12,11 @@ namespace weft {
 
 // Counters an exporter keeps; a snapshot, safe to read from any thread.
 struct ExporterStats {
-  uint64_t spans_exported = 0;  // accepted by the backend (or printed by the console)
-  uint64_t spans_dropped = 0;   // refused because the queue / buffer was full
-  uint64_t spans_failed = 0;    // given up on after a non-retryable error or exhausted retries
-  uint64_t spans_rejected = 0;  // accepted on the wire but rejected by partial_success
-  uint64_t retries = 0;         // export attempts repeated after a retryable error
+  uint64_t spans_exported = 0;   // accepted by the backend (or printed by the console)
+  uint64_t spans_dropped = 0;    // refused because the queue / buffer was full
+  uint64_t spans_failed = 0;     // given up on after a non-retryable error or exhausted retries
+  uint64_t spans_rejected = 0;   // accepted on the wire but rejected by partial_success
+  uint64_t retries = 0;          // export attempts repeated after a retryable error
   uint64_t export_requests = 0;  // requests sent, including retries
   // Console only: traces printed without their root (timeout or memory bound).
   uint64_t traces_incomplete = 0;

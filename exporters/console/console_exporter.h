@@ -1,8 +1,8 @@
 // The default exporter: prints each finished trace as a tree with a waterfall.
 #pragma once
 
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>

@@ -111,8 +111,8 @@ std::vector<ReadyTrace> TraceBuffer::TakeAll() {
     auto it = pending_.find(id);
     const bool complete = HasRoot(it->second.spans);
     ready.push_back(Take(it, printed_.contains(id) ? ReadyTrace::Reason::kLate
-                             : complete             ? ReadyTrace::Reason::kComplete
-                                                    : ReadyTrace::Reason::kFlushed));
+                             : complete            ? ReadyTrace::Reason::kComplete
+                                                   : ReadyTrace::Reason::kFlushed));
   }
   return ready;
 }

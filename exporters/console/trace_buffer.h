@@ -28,11 +28,11 @@ struct TraceBufferOptions {
 
 struct ReadyTrace {
   enum class Reason {
-    kComplete,   // root seen and the grace period passed
-    kLate,       // more spans of a trace that was already printed
-    kTimedOut,   // no root within incomplete_timeout
-    kEvicted,    // printed early to bound memory
-    kFlushed,    // ForceFlush / Shutdown
+    kComplete,  // root seen and the grace period passed
+    kLate,      // more spans of a trace that was already printed
+    kTimedOut,  // no root within incomplete_timeout
+    kEvicted,   // printed early to bound memory
+    kFlushed,   // ForceFlush / Shutdown
   };
   TraceId trace_id{};
   std::vector<Span> spans;

@@ -91,10 +91,10 @@ std::string Bar(uint64_t t0, uint64_t total, const Span& span, const RenderOptio
     const double scale = static_cast<double>(width) / static_cast<double>(total);
     const uint64_t start = std::max(span.start_unix_nano, t0) - t0;
     const uint64_t end = std::max(span.end_unix_nano, span.start_unix_nano) - t0;
-    first = std::clamp(static_cast<int>(std::floor(static_cast<double>(start) * scale)), 0,
-                       width - 1);
-    last = std::clamp(static_cast<int>(std::ceil(static_cast<double>(end) * scale)), first + 1,
-                      width);
+    first =
+        std::clamp(static_cast<int>(std::floor(static_cast<double>(start) * scale)), 0, width - 1);
+    last =
+        std::clamp(static_cast<int>(std::ceil(static_cast<double>(end) * scale)), first + 1, width);
   }
   const std::string fill = options.unicode ? "\u2588" : "=";
   std::string bar(static_cast<size_t>(first), ' ');
@@ -168,9 +168,9 @@ std::string RenderTrace(const ReadyTrace& trace, const RenderOptions& options) {
   for (size_t i : top) {
     if (i == *root) continue;
     const std::string marker =
-        spans[i].IsRoot() ? "[another root]"
-                          : absl::StrCat("[orphan: parent ", ToHex(spans[i].parent_span_id),
-                                         " not seen]");
+        spans[i].IsRoot()
+            ? "[another root]"
+            : absl::StrCat("[orphan: parent ", ToHex(spans[i].parent_span_id), " not seen]");
     walk(walk, i, 1, marker);
   }
   // Spans only reachable through a cycle are still shown rather than lost.
@@ -203,10 +203,10 @@ std::string RenderTrace(const ReadyTrace& trace, const RenderOptions& options) {
       note = "  (incomplete: flushed before the root arrived)";
       break;
   }
-  std::string out = Paint(absl::StrFormat("trace %s  %d span%s  %.3f ms", ToHex(trace.trace_id),
-                                          spans.size(), spans.size() == 1 ? "" : "s",
-                                          static_cast<double>(total) / 1e6),
-                          kBold, options.color);
+  std::string out =
+      Paint(absl::StrFormat("trace %s  %d span%s  %.3f ms", ToHex(trace.trace_id), spans.size(),
+                            spans.size() == 1 ? "" : "s", static_cast<double>(total) / 1e6),
+            kBold, options.color);
   absl::StrAppend(&out, Paint(note, kYellow, options.color), "\n");
 
   // Plain text decides widths; colour is added piece by piece afterwards.
@@ -244,14 +244,13 @@ std::string RenderTrace(const ReadyTrace& trace, const RenderOptions& options) {
     const bool error = span.status == StatusCode::kError;
     const uint64_t duration =
         span.end_unix_nano > span.start_unix_nano ? span.end_unix_nano - span.start_unix_nano : 0;
-    absl::StrAppend(&out, "  ", p.indent, Paint(p.service, kCyan, options.color), " ",
-                    Paint(p.kind, kDim, options.color), " ", p.name,
-                    Paint(p.marker, kYellow, options.color),
-                    std::string(label_width - p.width, ' '), "  ",
-                    Paint(absl::StrFormat("%9s", StatusText(span)), error ? kRed : "",
-                          options.color),
-                    absl::StrFormat(" %10.3f ms ", static_cast<double>(duration) / 1e6),
-                    Bar(t0, total, span, options), "\n");
+    absl::StrAppend(
+        &out, "  ", p.indent, Paint(p.service, kCyan, options.color), " ",
+        Paint(p.kind, kDim, options.color), " ", p.name, Paint(p.marker, kYellow, options.color),
+        std::string(label_width - p.width, ' '), "  ",
+        Paint(absl::StrFormat("%9s", StatusText(span)), error ? kRed : "", options.color),
+        absl::StrFormat(" %10.3f ms ", static_cast<double>(duration) / 1e6),
+        Bar(t0, total, span, options), "\n");
   }
   return out;
 }

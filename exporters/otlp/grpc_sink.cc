@@ -55,9 +55,9 @@ absl::StatusOr<std::unique_ptr<OtlpGrpcSink>> OtlpGrpcSink::Create(const OtlpCon
     if (!config.certificate_file().empty()) {
       std::ifstream file(config.certificate_file());
       if (!file) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cannot read OTLP certificate file '", config.certificate_file(),
-            "'; OTEL_EXPORTER_OTLP_CERTIFICATE must name a readable PEM file"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot read OTLP certificate file '", config.certificate_file(),
+                         "'; OTEL_EXPORTER_OTLP_CERTIFICATE must name a readable PEM file"));
       }
       std::stringstream pem;
       pem << file.rdbuf();
@@ -70,7 +70,8 @@ absl::StatusOr<std::unique_ptr<OtlpGrpcSink>> OtlpGrpcSink::Create(const OtlpCon
   grpc::ChannelArguments args;
   args.SetUserAgentPrefix(absl::StrCat("weft/", config.scope_version()));
   auto channel = grpc::CreateCustomChannel(target->address, credentials, args);
-  return std::unique_ptr<OtlpGrpcSink>(new OtlpGrpcSink(config, target->address, std::move(channel)));
+  return std::unique_ptr<OtlpGrpcSink>(
+      new OtlpGrpcSink(config, target->address, std::move(channel)));
 }
 
 OtlpGrpcSink::OtlpGrpcSink(const OtlpConfig& config, std::string address,
@@ -84,8 +85,7 @@ OtlpGrpcSink::OtlpGrpcSink(const OtlpConfig& config, std::string address,
 SendOutcome OtlpGrpcSink::Send(const std::vector<Span>& batch, absl::Time deadline) {
   collector::ExportTraceServiceRequest request;
   BuildExportRequest(batch, config_.scope_version(), &request);
-  return retry_.Run(deadline,
-                    [&](absl::Time give_up_at) { return Attempt(request, give_up_at); });
+  return retry_.Run(deadline, [&](absl::Time give_up_at) { return Attempt(request, give_up_at); });
 }
 
 AttemptResult OtlpGrpcSink::Attempt(const collector::ExportTraceServiceRequest& request,
@@ -113,8 +113,8 @@ AttemptResult OtlpGrpcSink::Attempt(const collector::ExportTraceServiceRequest& 
   if (status.ok()) {
     result.status = absl::OkStatus();
     if (response.has_partial_success()) {
-      result.rejected_spans = static_cast<uint64_t>(
-          std::max<int64_t>(0, response.partial_success().rejected_spans()));
+      result.rejected_spans =
+          static_cast<uint64_t>(std::max<int64_t>(0, response.partial_success().rejected_spans()));
       result.partial_success_message = response.partial_success().error_message();
     }
     return result;

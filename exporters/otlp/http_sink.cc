@@ -113,8 +113,7 @@ AttemptResult OtlpHttpSink::Post(const std::string& body, absl::Time give_up_at)
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, request_headers_.get());
-  curl_easy_setopt(curl, CURLOPT_USERAGENT,
-                   absl::StrCat("weft/", config_.scope_version()).c_str());
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, absl::StrCat("weft/", config_.scope_version()).c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // we run on a worker thread
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(budget)));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
@@ -142,8 +141,8 @@ AttemptResult OtlpHttpSink::Post(const std::string& body, absl::Time give_up_at)
     collector::ExportTraceServiceResponse response;
     if (!capture.body.empty() && response.ParseFromString(capture.body) &&
         response.has_partial_success()) {
-      result.rejected_spans = static_cast<uint64_t>(
-          std::max<int64_t>(0, response.partial_success().rejected_spans()));
+      result.rejected_spans =
+          static_cast<uint64_t>(std::max<int64_t>(0, response.partial_success().rejected_spans()));
       result.partial_success_message = response.partial_success().error_message();
     }
     result.status = absl::OkStatus();

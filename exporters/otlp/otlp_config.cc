@@ -76,7 +76,8 @@ bool HasPort(absl::string_view host_port) {
   // "[::1]:4317" or "host:4317"; a bare IPv6 literal in brackets has no port.
   const size_t bracket = host_port.rfind(']');
   const size_t colon = host_port.rfind(':');
-  return colon != absl::string_view::npos && (bracket == absl::string_view::npos || colon > bracket);
+  return colon != absl::string_view::npos &&
+         (bracket == absl::string_view::npos || colon > bracket);
 }
 
 }  // namespace
@@ -123,9 +124,9 @@ absl::StatusOr<OtlpHeaders> ParseOtlpHeaders(absl::string_view text) {
     if (!decoded_key.ok()) return decoded_key.status();
     absl::StatusOr<std::string> value = PercentDecode(raw_value);
     if (!value.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "header '", key, "': ", value.status().message(),
-          "; percent-encode reserved characters, e.g. a space as %20"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("header '", key, "': ", value.status().message(),
+                       "; percent-encode reserved characters, e.g. a space as %20"));
     }
     headers.emplace_back(*decoded_key, *value);
   }
@@ -259,9 +260,9 @@ absl::StatusOr<OtlpTarget> OtlpConfig::ResolveTarget() const {
     absl::StatusOr<ParsedUrl> parsed = SplitUrl(url);
     if (!parsed.ok()) return parsed.status();
     if (parsed->scheme.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "OTLP/HTTP endpoint '", url,
-          "' needs a scheme; write http://host:4318 (or https:// for TLS)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("OTLP/HTTP endpoint '", url,
+                       "' needs a scheme; write http://host:4318 (or https:// for TLS)"));
     }
     target.address = url;
     target.use_tls = parsed->scheme == "https";
@@ -269,8 +270,8 @@ absl::StatusOr<OtlpTarget> OtlpConfig::ResolveTarget() const {
   }
   // gRPC: only scheme, host and port matter; a path is ignored.
   absl::string_view endpoint = !traces_endpoint_.empty() ? absl::string_view(traces_endpoint_)
-                              : !base_endpoint_.empty() ? absl::string_view(base_endpoint_)
-                                                        : kDefaultGrpcEndpoint;
+                               : !base_endpoint_.empty() ? absl::string_view(base_endpoint_)
+                                                         : kDefaultGrpcEndpoint;
   absl::StatusOr<ParsedUrl> parsed = SplitUrl(endpoint);
   if (!parsed.ok()) return parsed.status();
   if (parsed->scheme == "https") {
@@ -290,8 +291,8 @@ std::string OtlpConfig::Describe() const {
   absl::StatusOr<OtlpTarget> target = ResolveTarget();
   return absl::StrCat(protocol_ == OtlpProtocol::kGrpc ? "grpc " : "http/protobuf ",
                       target.ok() ? target->address : "<invalid endpoint>",
-                      target.ok() && target->use_tls ? " tls" : " plaintext",
-                      gzip_ ? " gzip" : "", " timeout=", absl::FormatDuration(timeout_),
+                      target.ok() && target->use_tls ? " tls" : " plaintext", gzip_ ? " gzip" : "",
+                      " timeout=", absl::FormatDuration(timeout_),
                       headers_.empty() ? "" : absl::StrCat(" headers=", headers_.size()));
 }
 

@@ -73,7 +73,8 @@ void BuildExportRequest(const std::vector<Span>& spans, absl::string_view scope_
     if (inserted) {
       trace::ResourceSpans* resource_spans = request->add_resource_spans();
       if (resource != nullptr) {
-        ToOtlpAttributes(resource->attributes, resource_spans->mutable_resource()->mutable_attributes());
+        ToOtlpAttributes(resource->attributes,
+                         resource_spans->mutable_resource()->mutable_attributes());
       } else {
         resource_spans->mutable_resource();
       }

@@ -1,8 +1,8 @@
 // weft::Span values -> OTLP ExportTraceServiceRequest.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "agent/model/span.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
@@ -18,8 +18,8 @@ void BuildExportRequest(
     const std::vector<Span>& spans, absl::string_view scope_version,
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request);
 
-void ToOtlpAttributes(const Attributes& attributes,
-                      google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>*
-                          out);
+void ToOtlpAttributes(
+    const Attributes& attributes,
+    google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>* out);
 
 }  // namespace weft

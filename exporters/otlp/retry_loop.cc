@@ -26,19 +26,17 @@ SendOutcome RetryLoop::Run(
       outcome.status = result.status;
       return outcome;
     }
-    std::optional<absl::Duration> delay = NextRetryDelay(policy_, retry, jitter(rng_),
-                                                         result.server_delay, absl::Now(),
-                                                         give_up_at);
+    std::optional<absl::Duration> delay =
+        NextRetryDelay(policy_, retry, jitter(rng_), result.server_delay, absl::Now(), give_up_at);
     if (!delay) {
       outcome.status = absl::Status(
-          result.status.code(),
-          absl::StrCat(result.status.message(), " (gave up after ", outcome.requests,
-                       " attempts: retry time exhausted)"));
+          result.status.code(), absl::StrCat(result.status.message(), " (gave up after ",
+                                             outcome.requests, " attempts: retry time exhausted)"));
       return outcome;
     }
     if (!SleepFor(*delay)) {
-      outcome.status = absl::Status(result.status.code(),
-                                    absl::StrCat(result.status.message(), " (cancelled at shutdown)"));
+      outcome.status = absl::Status(
+          result.status.code(), absl::StrCat(result.status.message(), " (cancelled at shutdown)"));
       return outcome;
     }
     ++outcome.retries;

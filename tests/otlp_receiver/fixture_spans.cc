@@ -22,18 +22,25 @@ SpanId MakeSpanId(uint8_t seed, int copy) {
 
 const char* KindText(SpanKind kind) {
   switch (kind) {
-    case SpanKind::kServer: return "SERVER";
-    case SpanKind::kClient: return "CLIENT";
-    case SpanKind::kInternal: return "INTERNAL";
-    default: return "UNSPECIFIED";
+    case SpanKind::kServer:
+      return "SERVER";
+    case SpanKind::kClient:
+      return "CLIENT";
+    case SpanKind::kInternal:
+      return "INTERNAL";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
 const char* StatusText(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kError: return "ERROR";
-    default: return "UNSET";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kError:
+      return "ERROR";
+    default:
+      return "UNSET";
   }
 }
 
@@ -48,17 +55,16 @@ nlohmann::json AttributesJson(const Attributes& attributes) {
 }  // namespace
 
 std::vector<Span> FixtureSpans(int copy) {
-  auto frontend = std::make_shared<Resource>(Resource{
-      {{"service.name", std::string("frontend")},
-       {"process.pid", int64_t{4242}},
-       {"host.name", std::string("node-1")},
-       {"process.runtime.name", std::string("nginx")}},
-      "frontend"});
-  auto backend = std::make_shared<Resource>(Resource{
-      {{"service.name", std::string("backend")},
-       {"process.pid", int64_t{777}},
-       {"weft.test.sampled", true}},
-      "backend"});
+  auto frontend =
+      std::make_shared<Resource>(Resource{{{"service.name", std::string("frontend")},
+                                           {"process.pid", int64_t{4242}},
+                                           {"host.name", std::string("node-1")},
+                                           {"process.runtime.name", std::string("nginx")}},
+                                          "frontend"});
+  auto backend = std::make_shared<Resource>(Resource{{{"service.name", std::string("backend")},
+                                                      {"process.pid", int64_t{777}},
+                                                      {"weft.test.sampled", true}},
+                                                     "backend"});
 
   const uint64_t t0 = 1'700'000'000'123'456'789ULL;
   std::vector<Span> spans;
@@ -154,8 +160,8 @@ std::vector<nlohmann::json> ExpectedJson(const std::vector<Span>& spans) {
         {"trace_state", span.trace_state},
         {"flags", span.trace_flags},
         {"attributes", AttributesJson(span.attributes)},
-        {"resource", span.resource ? AttributesJson(span.resource->attributes)
-                                   : nlohmann::json::object()},
+        {"resource",
+         span.resource ? AttributesJson(span.resource->attributes) : nlohmann::json::object()},
         {"scope", "weft"},
     });
   }

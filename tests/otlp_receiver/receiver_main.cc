@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,45 +32,62 @@ struct Options {
   int http_port = 0;
   std::string out_path;
   int fail_first = 0;
-  int fail_status = 14;       // < 100: gRPC code; >= 100: HTTP status
-  int retry_after_seconds = -1;  // attach Retry-After / RetryInfo to injected failures
-  int partial_reject = 0;     // report this many rejected spans on every success
-  std::string dump_bodies_dir;  // write each decoded HTTP body here (raw protobuf)
+  int fail_status = 14;           // < 100: gRPC code; >= 100: HTTP status
+  int retry_after_seconds = -1;   // attach Retry-After / RetryInfo to injected failures
+  int partial_reject = 0;         // report this many rejected spans on every success
+  std::string dump_bodies_dir;    // write each decoded HTTP body here (raw protobuf)
   bool grpc_reject_gzip = false;  // proves a client really compresses: its calls then fail
 };
 
 int GrpcCodeFor(int status) {
   if (status < 100) return status;
   switch (status) {
-    case 400: return 3;   // INVALID_ARGUMENT
-    case 401: return 16;  // UNAUTHENTICATED
-    case 403: return 7;   // PERMISSION_DENIED
-    case 404: return 12;  // UNIMPLEMENTED
-    case 429: return 8;   // RESOURCE_EXHAUSTED
+    case 400:
+      return 3;  // INVALID_ARGUMENT
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 403:
+      return 7;  // PERMISSION_DENIED
+    case 404:
+      return 12;  // UNIMPLEMENTED
+    case 429:
+      return 8;  // RESOURCE_EXHAUSTED
     case 502:
-    case 503: return 14;  // UNAVAILABLE
-    case 504: return 4;   // DEADLINE_EXCEEDED
-    default: return 13;   // INTERNAL
+    case 503:
+      return 14;  // UNAVAILABLE
+    case 504:
+      return 4;  // DEADLINE_EXCEEDED
+    default:
+      return 13;  // INTERNAL
   }
 }
 
 int HttpStatusFor(int status) {
   if (status >= 100) return status;
   switch (status) {
-    case 3: return 400;
-    case 4: return 504;
-    case 7: return 403;
-    case 8: return 429;
-    case 12: return 404;
-    case 14: return 503;
-    case 16: return 401;
-    default: return 500;
+    case 3:
+      return 400;
+    case 4:
+      return 504;
+    case 7:
+      return 403;
+    case 8:
+      return 429;
+    case 12:
+      return 404;
+    case 14:
+      return 503;
+    case 16:
+      return 401;
+    default:
+      return 500;
   }
 }
 
 class Receiver {
  public:
-  explicit Receiver(const Options& options) : options_(options), failures_left_(options.fail_first) {}
+  explicit Receiver(const Options& options)
+      : options_(options), failures_left_(options.fail_first) {}
 
   bool Open() {
     out_ = std::fopen(options_.out_path.c_str(), "a");
@@ -103,8 +120,7 @@ class Receiver {
   void DumpBody(const std::string& body) {
     if (options_.dump_bodies_dir.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string path =
-        absl::StrCat(options_.dump_bodies_dir, "/http-", dumped_++, ".bin");
+    const std::string path = absl::StrCat(options_.dump_bodies_dir, "/http-", dumped_++, ".bin");
     std::ofstream(path, std::ios::binary) << body;
   }
 
@@ -129,7 +145,8 @@ class TraceService final : public collector::TraceService::Service {
  public:
   explicit TraceService(Receiver* receiver) : receiver_(receiver) {}
 
-  grpc::Status Export(grpc::ServerContext* context, const collector::ExportTraceServiceRequest* request,
+  grpc::Status Export(grpc::ServerContext* context,
+                      const collector::ExportTraceServiceRequest* request,
                       collector::ExportTraceServiceResponse* response) override {
     if (receiver_->TakeFailure()) {
       const int code = GrpcCodeFor(receiver_->options().fail_status);
@@ -212,8 +229,10 @@ void HandleHttp(Receiver* receiver, const httplib::Request& req, httplib::Respon
 int main(int argc, char** argv) {
   Options options;
   CLI::App app{"weft-otlp-receiver: OTLP trace receiver for tests"};
-  app.add_option("--grpc-port", options.grpc_port, "OTLP/gRPC port on 127.0.0.1 (0: pick a free one)");
-  app.add_option("--http-port", options.http_port, "OTLP/HTTP port on 127.0.0.1 (0: pick a free one)");
+  app.add_option("--grpc-port", options.grpc_port,
+                 "OTLP/gRPC port on 127.0.0.1 (0: pick a free one)");
+  app.add_option("--http-port", options.http_port,
+                 "OTLP/HTTP port on 127.0.0.1 (0: pick a free one)");
   app.add_option("--out", options.out_path, "append one JSON line per received span here")
       ->required();
   app.add_option("--fail-first", options.fail_first, "fail the first N export requests");

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
 
   if (print_expected) {
     for (int copy = 0; copy < repeat; ++copy) {
-      for (const nlohmann::json& line : weft::testing::ExpectedJson(weft::testing::FixtureSpans(copy))) {
+      for (const nlohmann::json& line :
+           weft::testing::ExpectedJson(weft::testing::FixtureSpans(copy))) {
         std::cout << line.dump() << "\n";
       }
     }
@@ -47,9 +48,12 @@ int main(int argc, char** argv) {
   (*exporter)->Shutdown(absl::Now() + absl::Milliseconds(shutdown_timeout_ms));
   const weft::ExporterStats stats = (*exporter)->stats();
   nlohmann::json out = {
-      {"exported", stats.spans_exported}, {"dropped", stats.spans_dropped},
-      {"failed", stats.spans_failed},     {"rejected", stats.spans_rejected},
-      {"retries", stats.retries},         {"requests", stats.export_requests},
+      {"exported", stats.spans_exported},
+      {"dropped", stats.spans_dropped},
+      {"failed", stats.spans_failed},
+      {"rejected", stats.spans_rejected},
+      {"retries", stats.retries},
+      {"requests", stats.export_requests},
       {"last_error", stats.last_error},
       {"export_call_ms", absl::ToDoubleMilliseconds(export_call_time)},
   };

@@ -93,8 +93,7 @@ TEST(OtlpConfig, ReadsEveryVariableWithTracesOverridingGeneric) {
       {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"},
   }));
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->headers(),
-            (OtlpHeaders{{"api-key", "se cret"}, {"tenant", "a,b"}}));
+  EXPECT_EQ(config->headers(), (OtlpHeaders{{"api-key", "se cret"}, {"tenant", "a,b"}}));
   EXPECT_EQ(config->timeout(), absl::Milliseconds(1500));
   EXPECT_TRUE(config->gzip());
   EXPECT_EQ(config->certificate_file(), "/etc/ca.pem");
@@ -176,8 +175,7 @@ TEST(OtlpConfig, SettersValidateLikeTheEnvironment) {
 TEST(OtlpHeaders, ParsesTrimsAndDecodes) {
   auto headers = ParseOtlpHeaders(" a=1 ,, b = two%3Dthree ,c=,d=x+y ");
   ASSERT_TRUE(headers.ok()) << headers.status();
-  EXPECT_EQ(*headers,
-            (OtlpHeaders{{"a", "1"}, {"b", "two=three"}, {"c", ""}, {"d", "x+y"}}));
+  EXPECT_EQ(*headers, (OtlpHeaders{{"a", "1"}, {"b", "two=three"}, {"c", ""}, {"d", "x+y"}}));
   EXPECT_TRUE(ParseOtlpHeaders("")->empty());
   EXPECT_EQ(ParseOtlpHeaders("k=a=b")->front().second, "a=b") << "split at the first '='";
   EXPECT_FALSE(ParseOtlpHeaders("k=%4").ok()) << "truncated escape";

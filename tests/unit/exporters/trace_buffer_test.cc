@@ -29,7 +29,8 @@ TEST(TraceBuffer, WaitsForGraceAfterTheLastSpanOnceARootIsThere) {
   EXPECT_TRUE(buffer.TakeReady(kT0 + absl::Seconds(1)).empty()) << "no root yet";
   buffer.Add({MakeSpan(1, 1, 0)}, kT0 + absl::Seconds(2));
   EXPECT_TRUE(buffer.TakeReady(kT0 + absl::Seconds(2) + absl::Milliseconds(299)).empty());
-  std::vector<ReadyTrace> ready = buffer.TakeReady(kT0 + absl::Seconds(2) + absl::Milliseconds(300));
+  std::vector<ReadyTrace> ready =
+      buffer.TakeReady(kT0 + absl::Seconds(2) + absl::Milliseconds(300));
   ASSERT_EQ(ready.size(), 1u);
   EXPECT_EQ(ready[0].reason, ReadyTrace::Reason::kComplete);
   EXPECT_EQ(ready[0].spans.size(), 2u);

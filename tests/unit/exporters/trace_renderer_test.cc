@@ -52,11 +52,16 @@ TEST(TraceRenderer, GoldenTreeWithWaterfall) {
   options.bar_width = 20;
   const std::string expected =
       "trace 4bf92f3577b34da6a3ce929d0e0e4736  5 spans  20.000 ms\n"
-      "  frontend SERVER GET /checkout                                                 200     20.000 ms |====================|\n"
-      "    frontend CLIENT GET /api/price                                                -      0.500 ms | =                  |\n"
-      "    frontend CLIENT GET /api/cart                                         503 ERROR     16.000 ms |  ================  |\n"
-      "      backend SERVER GET /api/cart                                        503 ERROR     14.000 ms |   ==============   |\n"
-      "    backend INTERNAL db query [orphan: parent 7777777777777777 not seen]          -      5.000 ms |          =====     |\n";
+      "  frontend SERVER GET /checkout                                                 200     "
+      "20.000 ms |====================|\n"
+      "    frontend CLIENT GET /api/price                                                -      "
+      "0.500 ms | =                  |\n"
+      "    frontend CLIENT GET /api/cart                                         503 ERROR     "
+      "16.000 ms |  ================  |\n"
+      "      backend SERVER GET /api/cart                                        503 ERROR     "
+      "14.000 ms |   ==============   |\n"
+      "    backend INTERNAL db query [orphan: parent 7777777777777777 not seen]          -      "
+      "5.000 ms |          =====     |\n";
   EXPECT_EQ(RenderTrace(FixtureTrace(), options), expected);
 }
 
