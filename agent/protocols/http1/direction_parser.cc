@@ -7,7 +7,6 @@
 namespace weft::http1 {
 namespace {
 
-
 void CountParseError(http_errno error, Http1Stats* stats) {
   ++stats->parse_errors;
   switch (error) {
@@ -108,7 +107,7 @@ bool DirectionParser::TryCarry(std::string_view& data, const SegmentMeta& meta) 
   std::memcpy(probe.data(), carry_.data(), carry_length_);
   std::memcpy(probe.data() + carry_length_, data.data(), take);
   StartMatch match = MatchMessageStart(std::string_view(probe.data(), carry_length_ + take));
-  if (match == StartMatch::kNeedMore) {
+  if (match == StartMatch::kNeedMore && take > 0) {
     std::memcpy(carry_.data() + carry_length_, data.data(), take);
     carry_length_ += take;
     data.remove_prefix(take);
@@ -127,6 +126,7 @@ bool DirectionParser::TryCarry(std::string_view& data, const SegmentMeta& meta) 
     kind_ = kind;
     listener_->OnKindDiscovered(*this, kind);
   }
+  if (ever_synced_) ++stats_->resyncs;
   StartParsing(kind);
   // The message began in an earlier event: its time and thread, no kernel context.
   SegmentMeta carry_meta{carry_ns_, carry_tid_, nullptr, false};
@@ -347,7 +347,6 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
   if (state_ != State::kParsing) return;
   AbandonMessage(/*malformed=*/false);
   if (state_ == State::kStopped) return;
-  ++stats_->resyncs;
   EnterResync(true);
 }
 
@@ -365,7 +364,6 @@ void DirectionParser::Finish(bool eof) {
 void DirectionParser::ResumeAfterRefusedUpgrade() {
   if (state_ != State::kAwaitingUpgrade) return;
   if (awaiting_dropped_bytes_) {
-    ++stats_->resyncs;
     EnterResync(true);
   } else {
     ResetParser(kind_);
