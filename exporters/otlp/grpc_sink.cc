@@ -69,6 +69,10 @@ absl::StatusOr<std::unique_ptr<OtlpGrpcSink>> OtlpGrpcSink::Create(const OtlpCon
   }
   grpc::ChannelArguments args;
   args.SetUserAgentPrefix(absl::StrCat("weft/", config.scope_version()));
+  // gRPC's own reconnect backoff grows to 120 s by default; while it waits, calls
+  // fail at once and a collector that came back would go unused for minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   auto channel = grpc::CreateCustomChannel(target->address, credentials, args);
   return std::unique_ptr<OtlpGrpcSink>(
       new OtlpGrpcSink(config, target->address, std::move(channel)));
