@@ -9,8 +9,12 @@
 #include <set>
 
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "agent/events/event_json.h"
+#include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/kernel_fs.h"
+#include "agent/resources/resource_cache.h"
+#include "exporters/exporter_factory.h"
 #include "spdlog/spdlog.h"
 #include "symbolizer/proc/proc_reader.h"
 
@@ -56,6 +60,38 @@ void LogStats(const CaptureStats& s, bool final_line) {
               s.decode_errors);
 }
 
+// The standard OTEL_* environment, with command-line flags taking precedence.
+EnvLookup EnvironmentWithFlags(const RunOptions& options) {
+  EnvLookup process_env = ProcessEnvironment();
+  return [process_env, options](const std::string& name) -> std::optional<std::string> {
+    if (name == "OTEL_TRACES_EXPORTER" && !options.exporter.empty()) return options.exporter;
+    if (name == "OTEL_EXPORTER_OTLP_ENDPOINT" && !options.otlp_endpoint.empty()) {
+      return options.otlp_endpoint;
+    }
+    if (name == "OTEL_EXPORTER_OTLP_PROTOCOL" && !options.otlp_protocol.empty()) {
+      return options.otlp_protocol;
+    }
+    return process_env(name);
+  };
+}
+
+uint64_t MonotonicNowNs() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter) {
+  const auto& p = pipeline.stats();
+  const auto& t = pipeline.tracker_stats();
+  ExporterStats e = exporter.stats();
+  spdlog::info("spans: {} built ({} server, {} client) from {} exchanges; {} connections seen",
+               p.spans, p.server_spans, p.client_spans, p.exchanges, t.connections_opened);
+  spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
+               e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
+               e.last_error.empty() ? "" : "; last error: " + e.last_error);
+}
+
 }  // namespace
 
 int RunAgent(const RunOptions& options) {
@@ -82,15 +118,41 @@ int RunAgent(const RunOptions& options) {
 
   InstallSignalHandlers();
   const int64_t clock_offset = MonotonicToUnixOffsetNs();
-  std::string line;
-  uint64_t handled = 0;
-  auto handler = [&](const Event& event) {
-    ++handled;
-    if (options.events) {
-      line = EventToJson(event, clock_offset);
-      line.push_back('\n');
-      std::fwrite(line.data(), 1, line.size(), stdout);
+
+  // The span pipeline (unless --events): exporter, resources, tracker.
+  std::unique_ptr<SpanExporter> exporter;
+  std::unique_ptr<resources::ResourceCache> resource_cache;
+  std::unique_ptr<SpanPipeline> pipeline;
+  if (!options.events) {
+    auto made = MakeExporterFromEnvironment(EnvironmentWithFlags(options), stdout);
+    if (!made.ok()) {
+      spdlog::error("{}", std::string(made.status().message()));
+      return 2;
     }
+    exporter = *std::move(made);
+    auto resource_config = resources::AgentResourceConfig::FromEnvironment();
+    if (!resource_config.ok()) {
+      spdlog::error("{}", std::string(resource_config.status().message()));
+      return 2;
+    }
+    resource_cache = std::make_unique<resources::ResourceCache>(resources::ProcfsSource(reader),
+                                                                *resource_config);
+    PipelineOptions pipeline_options;
+    pipeline_options.spans.route_heuristic = options.route_heuristic;
+    pipeline_options.spans.keep_query_values = options.keep_query_values;
+    pipeline = std::make_unique<SpanPipeline>(pipeline_options, exporter.get(),
+                                              resource_cache.get(), clock_offset);
+  }
+
+  std::string line;
+  auto handler = [&](const Event& event) {
+    if (pipeline) {
+      pipeline->OnEvent(event);
+      return;
+    }
+    line = EventToJson(event, clock_offset);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stdout);
   };
 
   auto probes = CaptureProbes::Start(options.capture, handler);
@@ -128,7 +190,11 @@ int RunAgent(const RunOptions& options) {
       spdlog::error("{}", std::string(polled.status().message()));
       return 1;
     }
-    std::fflush(stdout);
+    if (pipeline) {
+      pipeline->Tick(MonotonicNowNs());
+    } else {
+      std::fflush(stdout);
+    }
     auto now = Clock::now();
     if (options.duration_seconds > 0 &&
         now - started >= std::chrono::duration<double>(options.duration_seconds)) {
@@ -144,11 +210,17 @@ int RunAgent(const RunOptions& options) {
       }
     }
   }
-  // Drain what the kernel wrote before the stop.
+  // Drain what the kernel wrote before the stop, then detach.
   (void)(*probes)->Poll(0);
-  std::fflush(stdout);
   LogStats((*probes)->Stats(), true);
-  probes->reset();  // detach before exit
+  probes->reset();
+  if (pipeline) {
+    pipeline->Flush();
+    // Stay inside the 2 s a stop may take, even with a dead collector.
+    exporter->Shutdown(absl::Now() + absl::Milliseconds(1500));
+    LogPipelineStats(*pipeline, *exporter);
+  }
+  std::fflush(stdout);
   return 0;
 }
 

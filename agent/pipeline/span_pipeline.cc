@@ -1,0 +1,52 @@
+#include "agent/pipeline/span_pipeline.h"
+
+#include <variant>
+
+namespace weft {
+
+SpanPipeline::SpanPipeline(PipelineOptions options, SpanExporter* exporter,
+                           resources::ResourceCache* resources, int64_t monotonic_to_unix_ns)
+    : options_(std::move(options)),
+      exporter_(exporter),
+      resources_(resources),
+      clock_offset_(monotonic_to_unix_ns),
+      tracker_(options_.tracker,
+               [this](const http1::HttpExchange& exchange) { OnExchange(exchange); }) {}
+
+void SpanPipeline::OnEvent(const Event& event) {
+  if (const auto* data = std::get_if<DataEvent>(&event)) {
+    tracker_.OnData(*data);
+  } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
+    tracker_.OnClose(*close);
+  } else if (const auto* process = std::get_if<ProcessEvent>(&event)) {
+    if (process->kind == ProcessEvent::Kind::kExit) {
+      ++stats_.processes_exited;
+      tracker_.OnProcessExit(process->tgid, process->timestamp_ns);
+      resources_->Forget(static_cast<int>(process->tgid));
+    }
+  }
+  if (pending_.size() >= options_.export_batch) Flush();
+}
+
+void SpanPipeline::OnExchange(const http1::HttpExchange& exchange) {
+  ++stats_.exchanges;
+  Span span = BuildHttpSpan(exchange, options_.spans,
+                            resources_->Get(static_cast<int>(exchange.tgid)), clock_offset_);
+  ++stats_.spans;
+  if (span.kind == SpanKind::kServer) ++stats_.server_spans;
+  if (span.kind == SpanKind::kClient) ++stats_.client_spans;
+  pending_.push_back(std::move(span));
+}
+
+void SpanPipeline::Tick(uint64_t now_monotonic_ns) {
+  tracker_.Expire(now_monotonic_ns);
+  Flush();
+}
+
+void SpanPipeline::Flush() {
+  if (pending_.empty()) return;
+  exporter_->Export(std::move(pending_));
+  pending_.clear();
+}
+
+}  // namespace weft

@@ -1,0 +1,60 @@
+// Events -> connections -> HTTP exchanges -> spans -> exporter. Single
+// threaded: the agent's event loop calls OnEvent and Tick; the exporter owns
+// any threads it needs and never blocks Export.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "agent/conn/connection_tracker.h"
+#include "agent/events/event.h"
+#include "agent/resources/resource_cache.h"
+#include "agent/spans/span_builder.h"
+#include "exporters/exporter.h"
+
+namespace weft {
+
+struct PipelineOptions {
+  TrackerOptions tracker;
+  SpanBuildOptions spans;
+  // Spans are handed to the exporter in batches of at most this many, and at
+  // every Tick.
+  size_t export_batch = 256;
+};
+
+struct PipelineStats {
+  uint64_t exchanges = 0;
+  uint64_t spans = 0;
+  uint64_t server_spans = 0;
+  uint64_t client_spans = 0;
+  uint64_t processes_exited = 0;
+};
+
+class SpanPipeline {
+ public:
+  SpanPipeline(PipelineOptions options, SpanExporter* exporter,
+               resources::ResourceCache* resources, int64_t monotonic_to_unix_ns);
+
+  void OnEvent(const Event& event);
+  // Expires idle connections and hands buffered spans to the exporter.
+  void Tick(uint64_t now_monotonic_ns);
+  // Flushes what is buffered (call before the exporter shuts down).
+  void Flush();
+
+  const PipelineStats& stats() const { return stats_; }
+  const TrackerStats& tracker_stats() const { return tracker_.stats(); }
+
+ private:
+  void OnExchange(const http1::HttpExchange& exchange);
+
+  PipelineOptions options_;
+  SpanExporter* exporter_;
+  resources::ResourceCache* resources_;
+  int64_t clock_offset_;
+  ConnectionTracker tracker_;
+  std::vector<Span> pending_;
+  PipelineStats stats_;
+};
+
+}  // namespace weft
