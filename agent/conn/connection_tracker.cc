@@ -23,7 +23,7 @@ ConnectionTracker::Connection& ConnectionTracker::FindOrCreate(const DataEvent& 
     ++stats_.connections_evicted;
     Remove(victim);
   }
-  lru_.emplace_front(event.conn_id, &options_.http, &stats_.http, &ids_, &sink_);
+  lru_.emplace_front(event.conn_id, &options_.http, &stats_.http, &ids_, &sink_, &scratch_);
   index_.emplace(event.conn_id, lru_.begin());
   ++stats_.connections_opened;
   Connection& conn = lru_.front();

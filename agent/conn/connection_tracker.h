@@ -58,8 +58,9 @@ class ConnectionTracker {
  private:
   struct Connection {
     Connection(uint64_t id, const http1::ParserOptions* options, http1::Http1Stats* stats,
-               http1::IdGenerator* ids, const http1::ExchangeSink* sink)
-        : conn_id(id), http(options, stats, ids, sink) {}
+               http1::IdGenerator* ids, const http1::ExchangeSink* sink,
+               http1::StitchScratch* scratch)
+        : conn_id(id), http(options, stats, ids, sink, scratch) {}
     uint64_t conn_id;
     uint64_t last_activity_ns = 0;
     bool role_known = false;
@@ -76,6 +77,7 @@ class ConnectionTracker {
   http1::ExchangeSink sink_;
   TrackerStats stats_;
   http1::IdGenerator ids_;
+  http1::StitchScratch scratch_;
   ConnectionList lru_;  // most recently active first; nodes never move in memory
   absl::flat_hash_map<uint64_t, ConnectionList::iterator> index_;
 };

@@ -13,10 +13,11 @@ bool IsInformational(uint16_t status) { return status >= 100 && status < 200 && 
 }  // namespace
 
 Http1Connection::Http1Connection(const ParserOptions* options, Http1Stats* stats, IdGenerator* ids,
-                                 const ExchangeSink* sink)
+                                 const ExchangeSink* sink, StitchScratch* scratch)
     : options_(options),
       stats_(stats),
       sink_(sink),
+      scratch_(scratch),
       egress_(options, stats, ids, this),
       ingress_(options, stats, ids, this) {}
 
@@ -130,12 +131,13 @@ void Http1Connection::OnResponse(HttpResponse& response) {
       pending_count_ == 0 && requests != nullptr ? requests->RequestInProgress() : nullptr;
   if (in_progress != nullptr) {
     // Answered before its body was sent (401/413/417 instead of 100 Continue).
-    early_ = *in_progress;
-    early_.body_size_known = false;
-    early_.end_ns = response.start_ns;
+    HttpRequest& early = scratch_->early;
+    early = *in_progress;
+    early.body_size_known = false;
+    early.end_ns = response.start_ns;
     requests->MarkAnsweredEarly();
     ExchangeError error = response.complete ? ExchangeError::kNone : closing_reason_;
-    Emit(early_, &response, error, response.end_ns);
+    Emit(early, &response, error, response.end_ns);
   } else if (!matched) {
     ++stats_->unmatched_responses;
     switched = response.status_code == 101;
@@ -161,23 +163,24 @@ void Http1Connection::OnResponse(HttpResponse& response) {
 
 void Http1Connection::Emit(HttpRequest& request, HttpResponse* response, ExchangeError error,
                            uint64_t end_ns) {
-  exchange_.conn_id = info_.conn_id;
-  exchange_.tgid = info_.tgid;
-  exchange_.tuple = info_.tuple;
-  exchange_.kind =
+  HttpExchange& exchange = scratch_->exchange;
+  exchange.conn_id = info_.conn_id;
+  exchange.tgid = info_.tgid;
+  exchange.tuple = info_.tuple;
+  exchange.kind =
       ingress_.kind() == StreamKind::kRequests ? ExchangeKind::kServer : ExchangeKind::kClient;
-  exchange_.request.SwapWith(request);
-  exchange_.has_response = response != nullptr;
+  exchange.request.SwapWith(request);
+  exchange.has_response = response != nullptr;
   if (response != nullptr) {
-    exchange_.response.SwapWith(*response);
+    exchange.response.SwapWith(*response);
   } else {
-    exchange_.response.Clear();
+    exchange.response.Clear();
   }
-  exchange_.error = error;
-  exchange_.end_ns = end_ns;
+  exchange.error = error;
+  exchange.end_ns = end_ns;
   ++stats_->exchanges;
   if (error != ExchangeError::kNone) ++stats_->exchanges_with_error;
-  if (*sink_) (*sink_)(exchange_);
+  if (*sink_) (*sink_)(exchange);
 }
 
 void Http1Connection::Close(ExchangeError reason, uint64_t timestamp_ns) {

@@ -18,11 +18,18 @@ struct ConnectionInfo {
   Tuple tuple;
 };
 
+// Values an exchange is assembled in before it goes to the sink. One per
+// tracker, not per connection: the sink is called synchronously.
+struct StitchScratch {
+  HttpExchange exchange;
+  HttpRequest early;  // copy of a request answered before it was complete
+};
+
 class Http1Connection : private DirectionListener {
  public:
   // Every pointer must outlive the connection.
   Http1Connection(const ParserOptions* options, Http1Stats* stats, IdGenerator* ids,
-                  const ExchangeSink* sink);
+                  const ExchangeSink* sink, StitchScratch* scratch);
   Http1Connection(const Http1Connection&) = delete;
   Http1Connection& operator=(const Http1Connection&) = delete;
 
@@ -72,6 +79,7 @@ class Http1Connection : private DirectionListener {
   const ParserOptions* options_;
   Http1Stats* stats_;
   const ExchangeSink* sink_;
+  StitchScratch* scratch_;
   ConnectionInfo info_;
   DirectionParser egress_;
   DirectionParser ingress_;
@@ -82,8 +90,6 @@ class Http1Connection : private DirectionListener {
   size_t pending_count_ = 0;
   bool alignment_lost_ = false;
   ExchangeError closing_reason_ = ExchangeError::kNone;
-  HttpExchange exchange_;  // reused for every exchange handed to the sink
-  HttpRequest early_;      // copy of a request answered before it was complete
 };
 
 }  // namespace weft::http1
