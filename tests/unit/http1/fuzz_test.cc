@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <http_parser.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -48,6 +49,13 @@ std::string Mutate(std::string s, std::mt19937& rng) {
   return s;
 }
 
+// WEFT_FUZZ_ROUNDS scales the rounds for long local runs (e.g. under ASan).
+int Rounds(int fallback) {
+  const char* env = std::getenv("WEFT_FUZZ_ROUNDS");
+  int n = env != nullptr ? std::atoi(env) : 0;
+  return n > 0 ? n : fallback;
+}
+
 void CheckExchange(const http1::HttpExchange& e) {
   EXPECT_FALSE(e.request.placeholder);
   EXPECT_TRUE(e.request.context.valid());
@@ -61,7 +69,7 @@ void CheckExchange(const http1::HttpExchange& e) {
 
 TEST(Http1Fuzz, RandomBytesNeverCrashAndAreCounted) {
   std::mt19937 rng(1234);
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0, rounds = Rounds(200); round < rounds; ++round) {
     TrackerOptions options;
     options.http.non_http_scan_limit = 1 + rng() % 8192;
     options.http.max_head_bytes = 64 + rng() % 4096;
@@ -82,7 +90,7 @@ TEST(Http1Fuzz, RandomBytesNeverCrashAndAreCounted) {
 TEST(Http1Fuzz, MutatedMessagesRandomSplitsAndLosses) {
   std::mt19937 rng(99);
   uint64_t total_exchanges = 0, total_errors = 0, total_gaps = 0;
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0, rounds = Rounds(300); round < rounds; ++round) {
     Harness h(rng() % 4 == 0 ? Role::kUnknown : Role::kServer);
     for (int i = 0; i < 20; ++i) {
       bool request = rng() % 2;
