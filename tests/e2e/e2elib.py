@@ -92,6 +92,15 @@ class Processes:
             raise RuntimeError("%s did not listen on %d:\n%s" % (name, port, self.log(name + ".log")))
         return proc
 
+    def start_test_service(self, name, port, downstream_port=None):
+        """tests/e2e/service.py running as service <name> on port."""
+        with open(os.path.join(_HERE, "service.py")) as f:
+            source = f.read()
+        env = {}
+        if downstream_port is not None:
+            env["DOWNSTREAM_URL"] = "http://127.0.0.1:%d" % downstream_port
+        return self.start_service(name, source, port, env=env)
+
     def log(self, log_name):
         try:
             with open(os.path.join(self.tmpdir.name, log_name), "rb") as f:

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""A small threaded Flask service for weft's end-to-end tests. No tracing
+code: weft observes it from the kernel. The tests copy it as <name>.py, so
+weft names the service <name>.
+
+    <name>.py PORT        downstream calls go to $DOWNSTREAM_URL
+
+Routes:
+  GET /item/<n>          status STATUSES[n % 6], so a span's status tells which
+                         path it answered
+  GET /order/<id>        calls GET $DOWNSTREAM_URL/place/<id> (requests)
+  GET /place/<id>        200
+  GET /fail              500
+  GET /search            200, echoes the number of query parameters
+  GET /proxy/<path>      calls GET $DOWNSTREAM_URL/<path> with the same query
+                         string, Authorization and Cookie; answers 200 with
+                         the downstream status in the body
+"""
+import os
+import sys
+
+import requests
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "")
+STATUSES = (200, 201, 202, 203, 404, 409)
+TIMEOUT_SECONDS = 5
+
+
+@app.get("/item/<int:n>")
+def item(n):
+    return jsonify(item=n), STATUSES[n % len(STATUSES)]
+
+
+@app.get("/order/<order_id>")
+def order(order_id):
+    placed = requests.get(f"{DOWNSTREAM_URL}/place/{order_id}", timeout=TIMEOUT_SECONDS)
+    return jsonify(order=order_id, placed=placed.json()), placed.status_code
+
+
+@app.get("/place/<order_id>")
+def place(order_id):
+    return jsonify(placed=order_id)
+
+
+@app.get("/fail")
+def fail():
+    return jsonify(error="failing on purpose"), 500
+
+
+@app.get("/search")
+def search():
+    return jsonify(parameters=len(request.args))
+
+
+@app.get("/proxy/<path:rest>")
+def proxy(rest):
+    forwarded = {k: v for k, v in request.headers.items() if k in ("Authorization", "Cookie")}
+    query = request.query_string.decode()
+    url = f"{DOWNSTREAM_URL}/{rest}" + (f"?{query}" if query else "")
+    reply = requests.get(url, headers=forwarded, timeout=TIMEOUT_SECONDS)
+    return jsonify(downstream_status=reply.status_code)
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1])
+    app.run(host="127.0.0.1", port=port, threaded=True)
