@@ -122,6 +122,24 @@ TEST(Http1Gaps, GapInChunkFramingGivesIncompleteBodyThenResync) {
   EXPECT_EQ(h.http_stats().incomplete_messages, 1u);
 }
 
+// With traceparent injection (sk_msg push), an egress event's sequence number
+// includes the pushed bytes: every request looks preceded by a small hole.
+TEST(Http1Gaps, InjectedBytesBeforeEachRequestAreHarmless) {
+  Harness h(Role::kClient);
+  for (int i = 0; i < 5; ++i) {
+    h.Lose(h.RequestDir(), 70);
+    h.Request(Get("/" + std::to_string(i)));
+    h.Response(Ok(200, std::to_string(i)));
+  }
+  ASSERT_EQ(h.exchanges.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(h.exchanges[i].request.target, "/" + std::to_string(i));
+    EXPECT_EQ(h.exchanges[i].response.body_size, 1u);
+  }
+  EXPECT_EQ(h.http_stats().requests_dropped, 0u);
+  EXPECT_EQ(h.http_stats().unmatched_responses, 0u);
+}
+
 TEST(Http1Gaps, TruncatedHeadIsLostAndParsingResumes) {
   Harness h;
   std::string big = "GET /big HTTP/1.1\r\nHost: h\r\nX-Pad: " + std::string(3000, 'p') + "\r\n\r\n";
