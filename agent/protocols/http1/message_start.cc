@@ -16,9 +16,23 @@ constexpr std::string_view kMethods[] = {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-bool PlausibleTargetStart(char c) {
-  // origin-form '/', asterisk-form '*', absolute-form "http://", authority-form host.
-  return c == '/' || c == '*' || std::isalnum(static_cast<unsigned char>(c)) || c == '[';
+// What may follow "<METHOD> ": origin-form '/', asterisk-form '*',
+// absolute-form "http..." ; CONNECT takes an authority (host:port). Anything
+// else (e.g. Redis' inline "GET key") is not HTTP.
+StartMatch MatchTargetStart(std::string_view method, std::string_view target) {
+  if (target.empty()) return StartMatch::kNeedMore;
+  char c = target[0];
+  if (method == "CONNECT") {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '[';
+    return ok ? StartMatch::kRequest : StartMatch::kNo;
+  }
+  if (c == '/' || c == '*') return StartMatch::kRequest;
+  static constexpr std::string_view kScheme = "http";
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (i >= target.size()) return StartMatch::kNeedMore;
+    if (std::tolower(static_cast<unsigned char>(target[i])) != kScheme[i]) return StartMatch::kNo;
+  }
+  return StartMatch::kRequest;
 }
 
 StartMatch MatchStatusLine(std::string_view b) {
@@ -58,13 +72,14 @@ StartMatch MatchRequestLine(std::string_view b) {
     size_t n = method.size();
     size_t common = std::min(n, b.size());
     if (b.substr(0, common) != method.substr(0, common)) continue;
-    if (b.size() < n + 2) {
-      // "GE", "GET", "GET ": still possible unless the byte after the method is wrong.
-      if (b.size() > n && b[n] != ' ') continue;
-      need_more = true;
+    if (b.size() <= n) {
+      need_more = true;  // "GE", "GET"
       continue;
     }
-    if (b[n] == ' ' && PlausibleTargetStart(b[n + 1])) return StartMatch::kRequest;
+    if (b[n] != ' ') continue;
+    StartMatch target = MatchTargetStart(method, b.substr(n + 1));
+    if (target == StartMatch::kRequest) return target;
+    if (target == StartMatch::kNeedMore) need_more = true;
   }
   return need_more ? StartMatch::kNeedMore : StartMatch::kNo;
 }

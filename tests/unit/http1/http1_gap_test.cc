@@ -383,6 +383,17 @@ TEST(Http1Context, RequestSplitOverEventsTakesFirstEventContext) {
   EXPECT_EQ(h.exchanges[0].request.context.span_id, ctx.span_id);
 }
 
+TEST(Http1Misc, RedisInlineCommandsAreNotHttp) {
+  Harness h(Role::kClient);
+  for (int i = 0; i < 50; ++i) {
+    h.Request("GET session:" + std::to_string(i) + "\r\n");
+    h.Response("$5\r\nhello\r\n");
+  }
+  EXPECT_TRUE(h.exchanges.empty());
+  EXPECT_EQ(h.http_stats().parse_errors, 0u);
+  EXPECT_EQ(h.http_stats().requests, 0u);
+}
+
 TEST(Http1Misc, NonHttpConnectionIsGivenUp) {
   TrackerOptions options;
   options.http.non_http_scan_limit = 4096;

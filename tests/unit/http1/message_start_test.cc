@@ -10,6 +10,7 @@ TEST(MessageStart, RecognisesRequestLines) {
   EXPECT_EQ(MatchMessageStart("POST /x"), StartMatch::kRequest);
   EXPECT_EQ(MatchMessageStart("OPTIONS * HTTP/1.1"), StartMatch::kRequest);
   EXPECT_EQ(MatchMessageStart("GET http://a/ HTTP/1.1"), StartMatch::kRequest);
+  EXPECT_EQ(MatchMessageStart("GET HTTPS://a/ HTTP/1.1"), StartMatch::kRequest);
   EXPECT_EQ(MatchMessageStart("CONNECT host:443 HTTP/1.1"), StartMatch::kRequest);
   EXPECT_EQ(MatchMessageStart("M-SEARCH * HTTP/1.1"), StartMatch::kRequest);
   EXPECT_EQ(MatchMessageStart("HEAD /"), StartMatch::kRequest);
@@ -32,6 +33,8 @@ TEST(MessageStart, AsksForMoreOnPrefixes) {
   EXPECT_EQ(MatchMessageStart("HE"), StartMatch::kNeedMore);
   EXPECT_EQ(MatchMessageStart("HTTP/1.1 20"), StartMatch::kNeedMore);
   EXPECT_EQ(MatchMessageStart("UNSUBSCRIB"), StartMatch::kNeedMore);
+  EXPECT_EQ(MatchMessageStart("GET h"), StartMatch::kNeedMore);
+  EXPECT_EQ(MatchMessageStart("GET htt"), StartMatch::kNeedMore);
 }
 
 TEST(MessageStart, RejectsOtherBytes) {
@@ -42,11 +45,16 @@ TEST(MessageStart, RejectsOtherBytes) {
   EXPECT_EQ(MatchMessageStart("{\"json\":1}"), StartMatch::kNo);
   EXPECT_EQ(MatchMessageStart("\x16\x03\x01"), StartMatch::kNo);
   EXPECT_EQ(MatchMessageStart("Hello world"), StartMatch::kNo);
+  // Redis inline commands look like request lines but have no target.
+  EXPECT_EQ(MatchMessageStart("GET session:42\r\n"), StartMatch::kNo);
+  EXPECT_EQ(MatchMessageStart("SET k v\r\n"), StartMatch::kNo);
+  EXPECT_EQ(MatchMessageStart("GET hxxp://"), StartMatch::kNo);
 }
 
 TEST(MessageStart, NeverNeedsMoreThanTheProbe) {
   // Any 16 bytes decide; the resync carry relies on it.
-  for (std::string_view s : {"UNSUBSCRIBE /abc", "HTTP/1.1 200 OKK", "MKCALENDAR /x/yz"}) {
+  for (std::string_view s :
+       {"UNSUBSCRIBE /abc", "HTTP/1.1 200 OKK", "MKCALENDAR /x/yz", "UNSUBSCRIBE http"}) {
     ASSERT_EQ(s.size(), kMaxStartProbe);
     EXPECT_NE(MatchMessageStart(s), StartMatch::kNeedMore) << s;
   }
