@@ -52,13 +52,12 @@ bool BatchingExporter::ForceFlush(absl::Time deadline) {
 }
 
 void BatchingExporter::Shutdown(absl::Time deadline) {
+  std::call_once(shutdown_once_, [&] { ShutdownOnce(deadline); });
+}
+
+void BatchingExporter::ShutdownOnce(absl::Time deadline) {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (shutting_down_) {
-      lock.unlock();
-      if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id()) worker_.join();
-      return;
-    }
     shutting_down_ = true;
     shutdown_deadline_ = deadline;
     flush_requested_ = true;

@@ -54,6 +54,7 @@ class BatchingExporter final : public SpanExporter {
 
  private:
   void WorkerLoop();
+  void ShutdownOnce(absl::Time deadline);
   void Record(const SendOutcome& outcome, size_t batch_size);
 
   const std::unique_ptr<BatchSink> sink_;
@@ -71,6 +72,7 @@ class BatchingExporter final : public SpanExporter {
   absl::Time shutdown_deadline_ = absl::InfiniteFuture();
   ExporterStats stats_;
 
+  std::once_flag shutdown_once_;  // concurrent Shutdown() calls wait for the first
   std::thread worker_;
 };
 

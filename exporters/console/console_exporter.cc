@@ -58,16 +58,16 @@ bool ConsoleExporter::ForceFlush(absl::Time) {
 }
 
 void ConsoleExporter::Shutdown(absl::Time deadline) {
+  std::call_once(shutdown_once_, [&] { ShutdownOnce(deadline); });
+}
+
+void ConsoleExporter::ShutdownOnce(absl::Time deadline) {
   {
     std::lock_guard<std::mutex> lock(thread_mu_);
     stop_thread_ = true;
     thread_cv_.notify_all();
   }
   if (poller_.joinable()) poller_.join();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (shut_down_) return;
-  }
   ForceFlush(deadline);
   std::lock_guard<std::mutex> lock(mu_);
   shut_down_ = true;

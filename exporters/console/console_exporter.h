@@ -50,6 +50,7 @@ class ConsoleExporter final : public SpanExporter {
  private:
   void Print(std::vector<ReadyTrace> traces);
   void PollLoop();
+  void ShutdownOnce(absl::Time deadline);
 
   ConsoleOptions options_;
   std::shared_ptr<const Clock> clock_;
@@ -64,6 +65,7 @@ class ConsoleExporter final : public SpanExporter {
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;
   bool stop_thread_ = false;
+  std::once_flag shutdown_once_;
   std::thread poller_;
 };
 

@@ -295,6 +295,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::thread http_thread([&] { http.listen_after_bind(); });
+  // A stop() before the accept loop runs would be lost and join() would hang.
+  while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   std::printf("listening grpc=%d http=%d\n", grpc_port, http_port);
   std::fflush(stdout);
