@@ -109,6 +109,50 @@ TEST(Http1Parse, MessageSplitAtEveryBytePosition) {
   }
 }
 
+// Three pipelined messages in one byte stream, cut into three events at
+// every pair of positions: boundaries between messages never matter.
+TEST(Http1Parse, PipelinedStreamSplitAtEveryPairOfPositions) {
+  const std::string requests = Get("/a") + std::string(kPost) + Get("/c");
+  const std::string responses = Ok(200, "1") + std::string(kChunked) + Ok(404, "333");
+  for (const std::string* stream : {&requests, &responses}) {
+    for (size_t i = 0; i <= stream->size(); i += 3) {
+      for (size_t j = i; j <= stream->size(); j += 5) {
+        Harness h;
+        bool requests_cut = stream == &requests;
+        auto send = [&](std::string_view piece) {
+          if (piece.empty()) return;
+          requests_cut ? h.Request(piece) : h.Response(piece);
+        };
+        if (!requests_cut) h.Request(requests);
+        std::string_view all(*stream);
+        send(all.substr(0, i));
+        send(all.substr(i, j - i));
+        send(all.substr(j));
+        if (requests_cut) h.Response(responses);
+        ASSERT_EQ(h.exchanges.size(), 3u) << i << "," << j;
+        EXPECT_EQ(h.exchanges[1].request.body_size, 13u);
+        EXPECT_EQ(h.exchanges[1].response.body_size, 9u);
+        EXPECT_EQ(h.exchanges[2].request.target, "/c");
+        EXPECT_EQ(h.exchanges[2].response.status_code, 404);
+        EXPECT_EQ(h.http_stats().parse_errors, 0u);
+      }
+    }
+  }
+}
+
+// A mid-stream join where the first message start is cut anywhere.
+TEST(Http1Parse, ResyncFindsStartSplitAnywhere) {
+  const std::string stream = "tail of something\n" + Get("/found");
+  for (size_t cut = 1; cut < stream.size(); ++cut) {
+    Harness h(Role::kServer);
+    h.Request(std::string_view(stream).substr(0, cut));
+    h.Request(std::string_view(stream).substr(cut));
+    h.Response(Ok(200, ""));
+    ASSERT_EQ(h.exchanges.size(), 1u) << cut;
+    EXPECT_EQ(h.exchanges[0].request.target, "/found");
+  }
+}
+
 TEST(Http1Parse, ByteByByte) {
   Harness h;
   for (char c : kPost) h.Request(std::string_view(&c, 1));
