@@ -56,7 +56,7 @@ std::string StatusText(const Span& span) {
 }
 
 std::string Paint(absl::string_view text, absl::string_view color, bool enabled) {
-  if (!enabled || color.empty()) return std::string(text);
+  if (!enabled || color.empty() || text.empty()) return std::string(text);
   return absl::StrCat(color, text, kReset);
 }
 
