@@ -100,4 +100,43 @@ void ConnectionTracker::Expire(uint64_t now_monotonic_ns) {
   }
 }
 
+void VisitCounters(const TrackerStats& s,
+                   const std::function<void(std::string_view, uint64_t)>& visit) {
+  visit("data_events", s.data_events);
+  visit("close_events", s.close_events);
+  visit("stream_bytes", s.stream_bytes);
+  visit("captured_bytes", s.captured_bytes);
+  visit("overlap_bytes", s.overlap_bytes);
+  visit("events_ignored", s.events_ignored);
+  visit("connections_opened", s.connections_opened);
+  visit("connections_closed", s.connections_closed);
+  visit("connections_evicted", s.connections_evicted);
+  visit("connections_expired", s.connections_expired);
+  visit("connections_exited", s.connections_exited);
+  const http1::Http1Stats& h = s.http;
+  visit("http.requests", h.requests);
+  visit("http.responses", h.responses);
+  visit("http.informational_responses", h.informational_responses);
+  visit("http.exchanges", h.exchanges);
+  visit("http.exchanges_with_error", h.exchanges_with_error);
+  visit("http.parse_errors", h.parse_errors);
+  visit("http.parse_error_method", h.parse_error_method);
+  visit("http.parse_error_start_line", h.parse_error_start_line);
+  visit("http.parse_error_header", h.parse_error_header);
+  visit("http.parse_error_body", h.parse_error_body);
+  visit("http.parse_error_other", h.parse_error_other);
+  visit("http.buffer_overflows", h.buffer_overflows);
+  visit("http.gaps", h.gaps);
+  visit("http.gap_bytes", h.gap_bytes);
+  visit("http.gaps_skipped_in_body", h.gaps_skipped_in_body);
+  visit("http.resyncs", h.resyncs);
+  visit("http.resync_bytes_skipped", h.resync_bytes_skipped);
+  visit("http.incomplete_messages", h.incomplete_messages);
+  visit("http.unmatched_responses", h.unmatched_responses);
+  visit("http.requests_dropped", h.requests_dropped);
+  visit("http.pending_overflows", h.pending_overflows);
+  visit("http.upgrades", h.upgrades);
+  visit("http.non_http_streams", h.non_http_streams);
+}
+
 }  // namespace weft

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "agent/conn/stream_position.h"
@@ -37,6 +39,11 @@ struct TrackerStats {
   uint64_t connections_exited = 0;   // their process exited
   http1::Http1Stats http;
 };
+
+// Calls `visit(name, value)` for every counter, names as in docs/http.md
+// ("connections_evicted", "http.parse_errors", ...), for metrics and logs.
+void VisitCounters(const TrackerStats& stats,
+                   const std::function<void(std::string_view, uint64_t)>& visit);
 
 class ConnectionTracker {
  public:

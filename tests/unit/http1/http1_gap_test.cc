@@ -2,6 +2,7 @@
 // table bounds; context adoption.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 
@@ -381,6 +382,19 @@ TEST(Http1Context, RequestSplitOverEventsTakesFirstEventContext) {
   h.Response(Ok(200, ""));
   ASSERT_EQ(h.exchanges.size(), 1u);
   EXPECT_EQ(h.exchanges[0].request.context.span_id, ctx.span_id);
+}
+
+TEST(Http1Misc, VisitCountersNamesEveryCounter) {
+  Harness h;
+  h.Request("GET / HTTP/x.1\r\n\r\n");
+  std::map<std::string, uint64_t> seen;
+  VisitCounters(h.tracker().stats(),
+                [&](std::string_view name, uint64_t v) { seen[std::string(name)] = v; });
+  // Every field of the stats structs is visited exactly once.
+  EXPECT_EQ(seen.size() * sizeof(uint64_t), sizeof(TrackerStats));
+  EXPECT_EQ(seen["data_events"], 1u);
+  EXPECT_EQ(seen["http.parse_errors"], 1u);
+  EXPECT_EQ(seen["http.parse_error_start_line"], 1u);
 }
 
 TEST(Http1Misc, RedisInlineCommandsAreNotHttp) {
