@@ -307,6 +307,32 @@ TEST(Http1Parse, ConnectionCloseWithLengthCompletesBeforeClose) {
   EXPECT_EQ(h.exchanges.size(), 1u);
 }
 
+TEST(Http1Parse, Http10MessagesWithoutKeepAliveStillParseInSequence) {
+  Harness h;
+  h.Request("GET /a HTTP/1.0\r\n\r\n");
+  h.Response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\na");
+  h.Request("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  h.Response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb");
+  ASSERT_EQ(h.exchanges.size(), 2u);
+  EXPECT_EQ(h.exchanges[1].request.target, "/b");
+  EXPECT_EQ(h.http_stats().parse_errors, 0u);
+}
+
+TEST(Http1Parse, HeadResponseWithChunkedHeaderHasNoBody) {
+  Harness h;
+  h.Request("HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n" + Get("/d"));
+  h.Response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + Ok(200, "d"));
+  ASSERT_EQ(h.exchanges.size(), 2u);
+  EXPECT_EQ(h.exchanges[1].response.body_size, 1u);
+}
+
+TEST(Http1Parse, ContentLengthWithChunkedIsRejected) {
+  Harness h;
+  h.Request("POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(h.http_stats().parse_errors, 1u);
+  EXPECT_EQ(h.http_stats().parse_error_header, 1u);
+}
+
 TEST(Http1Parse, WebSocketUpgradeStopsParsing) {
   Harness h;
   h.Request(
