@@ -4,6 +4,8 @@
 
 namespace weft {
 
+static_assert(kUnknownGapLength == http1::DirectionParser::kUnknownLength);
+
 ConnectionTracker::ConnectionTracker(TrackerOptions options, http1::ExchangeSink sink)
     : options_(std::move(options)), sink_(std::move(sink)) {
   if (options_.max_connections == 0) options_.max_connections = 1;

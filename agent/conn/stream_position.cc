@@ -18,8 +18,9 @@ Placement StreamPosition::Place(const DataEvent& event) {
     // Serial-number arithmetic (RFC 1982): the signed distance survives wraparound.
     auto distance = static_cast<int32_t>(event.seq - next_seq_);
     if (distance > 0) {
-      out.gap_before =
-          static_cast<uint32_t>(distance) <= kMaxPlausibleGap ? static_cast<uint64_t>(distance) : 1;
+      out.gap_before = static_cast<uint32_t>(distance) <= kMaxPlausibleGap
+                           ? static_cast<uint64_t>(distance)
+                           : kUnknownGapLength;
     } else if (distance < 0) {
       uint64_t seen = static_cast<uint64_t>(-static_cast<int64_t>(distance));
       if (seen >= event.total_len) {

@@ -10,6 +10,9 @@
 
 namespace weft {
 
+// A hole whose size is not known (the sequence space jumped implausibly far).
+inline constexpr uint64_t kUnknownGapLength = ~uint64_t{0};
+
 struct Placement {
   uint64_t gap_before = 0;           // stream bytes missing before `data`
   std::string_view data;             // new bytes, in order
@@ -20,8 +23,8 @@ struct Placement {
 
 class StreamPosition {
  public:
-  // Sequence jumps beyond this are not believed to be holes (a reused or
-  // reset sequence space): the stream restarts there, reported as a gap of 1.
+  // Sequence jumps beyond this are not believed to be measured holes (a reused
+  // or reset sequence space): reported as a hole of kUnknownGapLength.
   static constexpr uint32_t kMaxPlausibleGap = 1u << 30;
 
   Placement Place(const DataEvent& event);

@@ -314,7 +314,8 @@ void DirectionParser::FeedZeros(uint64_t length, const SegmentMeta& meta) {
 void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
   if (length == 0 || state_ == State::kStopped) return;
   ++stats_->gaps;
-  stats_->gap_bytes += length;
+  bool known = length != kUnknownLength;
+  if (known) stats_->gap_bytes += length;
   last_data_ns_ = meta.timestamp_ns;
   last_tid_ = meta.tid;
   switch (state_) {
@@ -329,7 +330,7 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
     default:
       break;
   }
-  if (in_message_ && headers_complete_) {
+  if (known && in_message_ && headers_complete_) {
     if (BodySkippable(length)) {
       ++stats_->gaps_skipped_in_body;
       FeedZeros(length, meta);

@@ -67,8 +67,9 @@ class DirectionParser {
   StreamKind kind() const { return kind_; }
 
   void Feed(std::string_view data, const SegmentMeta& meta);
-  // `length` bytes of the stream are missing here.
+  // `length` bytes of the stream are missing here; kUnknownLength: some.
   void Gap(uint64_t length, const SegmentMeta& meta);
+  static constexpr uint64_t kUnknownLength = ~uint64_t{0};
   // The stream ended. With `eof` (the peer closed) a body delimited by the
   // close completes; otherwise (given up) it does not. A message cut short is
   // reported as incomplete when its head was seen.

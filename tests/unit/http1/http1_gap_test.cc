@@ -108,6 +108,19 @@ TEST(Http1Gaps, LostRequestHeadLeavesItsResponseUnmatched) {
   EXPECT_GE(h.http_stats().resyncs, 1u);
 }
 
+TEST(Http1Gaps, HoleOfUnknownSizeIsNeverSkipped) {
+  Harness h;
+  h.Request(Get("/a"));
+  h.Response("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstreaming");
+  h.Lose(h.ResponseDir(), 0x70000000);  // far beyond any plausible hole
+  h.Response("more");
+  h.Close();
+  ASSERT_EQ(h.exchanges.size(), 1u);
+  EXPECT_FALSE(h.exchanges[0].response.body_size_known);
+  EXPECT_EQ(h.http_stats().gaps_skipped_in_body, 0u);
+  EXPECT_EQ(h.http_stats().gap_bytes, 0u);
+}
+
 TEST(Http1Gaps, GapInChunkFramingGivesIncompleteBodyThenResync) {
   Harness h;
   h.Request(Get("/a"));

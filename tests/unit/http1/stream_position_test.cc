@@ -48,6 +48,12 @@ TEST(StreamPosition, WrapsAround) {
   EXPECT_EQ(q.gap_before, 8u);
 }
 
+TEST(StreamPosition, ImplausibleJumpIsAHoleOfUnknownSize) {
+  StreamPosition pos;
+  pos.Place(Event(100, "ab", 2));
+  EXPECT_EQ(pos.Place(Event(100 + 2 + (1u << 31) - 5, "c", 1)).gap_before, kUnknownGapLength);
+}
+
 TEST(StreamPosition, TrimsBytesAlreadySeen) {
   StreamPosition pos;
   pos.Place(Event(100, "abcdef", 6));
