@@ -56,7 +56,7 @@ void Http1Connection::OnNotHttp() {
 }
 
 void Http1Connection::Push(HttpRequest& request) {
-  if (pending_count_ == options_->max_pending_requests) {
+  if (pending_count_ > 0 && pending_count_ >= options_->max_pending_requests) {
     if (!Front().placeholder) ++stats_->requests_dropped;
     ++stats_->pending_overflows;
     PopFront();
