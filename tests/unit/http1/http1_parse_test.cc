@@ -4,6 +4,7 @@
 #include <http_parser.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/unit/http1/http1_harness.h"
 
@@ -416,6 +417,40 @@ TEST(Http1Parse, HeaderNamesAreCaseInsensitiveAndFirstWins) {
   ASSERT_EQ(h.exchanges.size(), 1u);
   EXPECT_EQ(h.exchanges[0].request.host, "first");
   EXPECT_EQ(h.exchanges[0].request.user_agent, "ua");
+}
+
+TEST(Http1Parse, InterleavedConnectionsStayApart) {
+  std::vector<http1::HttpExchange> out;
+  ConnectionTracker tracker({}, [&](const http1::HttpExchange& e) { out.push_back(e); });
+  auto event = [](uint64_t conn, Direction dir, uint32_t seq, std::string_view bytes) {
+    DataEvent ev;
+    ev.conn_id = conn;
+    ev.direction = dir;
+    ev.role = Role::kServer;
+    ev.seq = seq;
+    ev.total_len = static_cast<uint32_t>(bytes.size());
+    ev.data = bytes;
+    return ev;
+  };
+  const std::string a = Get("/conn-a"), b = Get("/conn-b");
+  tracker.OnData(event(1, Direction::kIngress, 0, std::string_view(a).substr(0, 7)));
+  tracker.OnData(event(2, Direction::kIngress, 900, std::string_view(b).substr(0, 12)));
+  tracker.OnData(event(1, Direction::kIngress, 7, std::string_view(a).substr(7)));
+  tracker.OnData(event(2, Direction::kIngress, 912, std::string_view(b).substr(12)));
+  const std::string ok_b = Ok(202, "b"), ok_a = Ok(201, "a");
+  tracker.OnData(event(2, Direction::kEgress, 50, ok_b));
+  tracker.OnData(event(1, Direction::kEgress, 70, ok_a));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].conn_id, 2u);
+  EXPECT_EQ(out[0].request.target, "/conn-b");
+  EXPECT_EQ(out[0].response.status_code, 202);
+  EXPECT_EQ(out[1].conn_id, 1u);
+  EXPECT_EQ(out[1].request.target, "/conn-a");
+  EXPECT_EQ(out[1].response.status_code, 201);
+  CloseEvent unknown;
+  unknown.conn_id = 99;
+  tracker.OnClose(unknown);  // never seen: ignored
+  EXPECT_EQ(tracker.connection_count(), 2u);
 }
 
 TEST(Http1Parse, LongTargetIsCappedNotDropped) {
