@@ -92,9 +92,9 @@ class Processes:
             raise RuntimeError("%s did not listen on %d:\n%s" % (name, port, self.log(name + ".log")))
         return proc
 
-    def start_test_service(self, name, port, downstream_port=None):
-        """tests/e2e/service.py running as service <name> on port."""
-        with open(os.path.join(_HERE, "service.py")) as f:
+    def start_test_service(self, name, port, downstream_port=None, source="service.py"):
+        """tests/e2e/<source> running as service <name> on port."""
+        with open(os.path.join(_HERE, source)) as f:
             source = f.read()
         env = {}
         if downstream_port is not None:

@@ -9,6 +9,8 @@ Routes:
   GET /item/<n>          status STATUSES[n % 6], so a span's status tells which
                          path it answered
   GET /order/<id>        calls GET $DOWNSTREAM_URL/place/<id> (requests)
+  GET /session/<id>      like /order/<id>, over one shared requests.Session
+                         (keep-alive: calls reuse pooled connections)
   GET /place/<id>        200
   GET /fail              500
   GET /search            200, echoes the number of query parameters
@@ -27,6 +29,7 @@ app = Flask(__name__)
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "")
 STATUSES = (200, 201, 202, 203, 404, 409)
 TIMEOUT_SECONDS = 5
+SESSION = requests.Session()
 
 
 @app.get("/item/<int:n>")
@@ -38,6 +41,12 @@ def item(n):
 def order(order_id):
     placed = requests.get(f"{DOWNSTREAM_URL}/place/{order_id}", timeout=TIMEOUT_SECONDS)
     return jsonify(order=order_id, placed=placed.json()), placed.status_code
+
+
+@app.get("/session/<order_id>")
+def session_order(order_id):
+    placed = SESSION.get(f"{DOWNSTREAM_URL}/place/{order_id}", timeout=TIMEOUT_SECONDS)
+    return jsonify(order=order_id, placed=placed.text), placed.status_code
 
 
 @app.get("/place/<order_id>")

@@ -11,35 +11,7 @@ from e2elib import attr, describe  # noqa: E402
 import weftlib  # noqa: E402
 
 REQUESTS = 100
-STATUSES = (200, 201, 202, 203, 404, 409)
-
-# Werkzeug (Flask's server) always answers `Connection: close`, so the
-# keep-alive server is the standard library's, speaking HTTP/1.1.
-SERVER = """
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-STATUSES = %r
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):
-        n = int(self.path.rsplit("/", 1)[-1])
-        body = b"item %%d\\n" %% n
-        self.send_response(STATUSES[n %% len(STATUSES)])
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-""" % (STATUSES,)
+STATUSES = (200, 201, 202, 203, 404, 409)  # keepalive_service.py's /item/<n> answers
 
 
 def main():
@@ -49,7 +21,7 @@ def main():
     try:
         with e2elib.Processes() as procs:
             port = weftlib.free_port()
-            server = procs.start_service("items", SERVER, port)
+            server = procs.start_test_service("items", port, source="keepalive_service.py")
             weft = e2elib.start_weft([server.pid], env={
                 "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})

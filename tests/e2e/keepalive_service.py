@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""A keep-alive HTTP/1.1 server for weft's end-to-end tests (the standard
+library's: Werkzeug always answers `Connection: close`). No tracing code.
+Copied as <name>.py so that weft names the service <name>.
+
+    <name>.py PORT
+
+GET /item/<n> answers STATUSES[n % 6]; every other GET answers 200.
+Every answer has a Content-Length, so connections stay open.
+"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATUSES = (200, 201, 202, 203, 404, 409)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        status = 200
+        if self.path.startswith("/item/"):
+            status = STATUSES[int(self.path.rsplit("/", 1)[-1]) % len(STATUSES)]
+        body = ("%s\n" % self.path).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
