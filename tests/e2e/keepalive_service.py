@@ -5,7 +5,8 @@ Copied as <name>.py so that weft names the service <name>.
 
     <name>.py PORT
 
-GET /item/<n> answers STATUSES[n % 6]; every other GET answers 200.
+GET /item/<n> answers STATUSES[n % 6]; GET /blob/<n> answers n bytes; every
+other GET answers 200 with the path as body.
 Every answer has a Content-Length, so connections stay open.
 """
 import sys
@@ -22,6 +23,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/item/"):
             status = STATUSES[int(self.path.rsplit("/", 1)[-1]) % len(STATUSES)]
         body = ("%s\n" % self.path).encode()
+        if self.path.startswith("/blob/"):
+            body = b"x" * int(self.path.rsplit("/", 1)[-1])
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))

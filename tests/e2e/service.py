@@ -14,6 +14,10 @@ Routes:
   GET /place/<id>        200
   GET /fail              500
   GET /search            200, echoes the number of query parameters
+  GET /blob/<n>          n bytes (Content-Length)
+  GET /chunked/<n>       n bytes in 10 chunks (Transfer-Encoding: chunked)
+  POST /upload           answers with the number of body bytes received
+  GET /fetch/<n>         calls GET $DOWNSTREAM_URL/blob/<n>, answers its length
   GET /proxy/<path>      calls GET $DOWNSTREAM_URL/<path> with the same query
                          string, Authorization and Cookie; answers 200 with
                          the downstream status in the body
@@ -22,7 +26,7 @@ import os
 import sys
 
 import requests
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 app = Flask(__name__)
 
@@ -62,6 +66,30 @@ def fail():
 @app.get("/search")
 def search():
     return jsonify(parameters=len(request.args))
+
+
+@app.get("/blob/<int:n>")
+def blob(n):
+    return Response(b"x" * n, mimetype="application/octet-stream")
+
+
+@app.get("/chunked/<int:n>")
+def chunked(n):
+    def pieces():
+        for i in range(10):
+            yield b"y" * (n // 10 + (n % 10 if i == 9 else 0))
+    return Response(pieces(), mimetype="application/octet-stream")
+
+
+@app.post("/upload")
+def upload():
+    return jsonify(received=len(request.get_data()))
+
+
+@app.get("/fetch/<int:n>")
+def fetch(n):
+    reply = requests.get(f"{DOWNSTREAM_URL}/blob/{n}", timeout=TIMEOUT_SECONDS)
+    return jsonify(fetched=len(reply.content))
 
 
 @app.get("/proxy/<path:rest>")
