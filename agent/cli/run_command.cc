@@ -185,7 +185,7 @@ int RunAgent(const RunOptions& options) {
   auto next_stats = started;
   uint64_t last_lost = 0;
   while (!g_stop.load()) {
-    auto polled = (*probes)->Poll(100);
+    auto polled = (*probes)->Poll(50);
     if (!polled.ok()) {
       spdlog::error("{}", std::string(polled.status().message()));
       return 1;
