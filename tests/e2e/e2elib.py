@@ -26,7 +26,7 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_pr
 
 def child_env(extra=None):
     env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,::1,localhost"
     env.update(extra or {})
     return env
 
@@ -83,23 +83,25 @@ class Processes:
             f.write(source)
         return path
 
-    def start_service(self, name, source, port, env=None):
+    def start_service(self, name, source, port, env=None, host="127.0.0.1"):
         path = self.write_script(name, source)
         proc = self.start([weftlib.PYTHON, path, str(port)], env=env, log_name=name + ".log")
         try:
-            weftlib.wait_for_port(port, timeout=20)
+            weftlib.wait_for_port(port, host=host, timeout=20)
         except TimeoutError:
             raise RuntimeError("%s did not listen on %d:\n%s" % (name, port, self.log(name + ".log")))
         return proc
 
-    def start_test_service(self, name, port, downstream_port=None, source="service.py"):
-        """tests/e2e/<source> running as service <name> on port."""
+    def start_test_service(self, name, port, downstream_port=None, source="service.py",
+                           host="127.0.0.1"):
+        """tests/e2e/<source> running as service <name> on host:port."""
         with open(os.path.join(_HERE, source)) as f:
             source = f.read()
-        env = {}
+        env = {"SERVICE_HOST": host}
         if downstream_port is not None:
-            env["DOWNSTREAM_URL"] = "http://127.0.0.1:%d" % downstream_port
-        return self.start_service(name, source, port, env=env)
+            env["DOWNSTREAM_URL"] = "http://%s:%d" % ("[%s]" % host if ":" in host else host,
+                                                      downstream_port)
+        return self.start_service(name, source, port, env=env, host=host)
 
     def log(self, log_name):
         try:

@@ -3,7 +3,8 @@
 code: weft observes it from the kernel. The tests copy it as <name>.py, so
 weft names the service <name>.
 
-    <name>.py PORT        downstream calls go to $DOWNSTREAM_URL
+    <name>.py PORT        downstream calls go to $DOWNSTREAM_URL; listens on
+                          $SERVICE_HOST (default 127.0.0.1)
 
 Routes:
   GET /item/<n>          status STATUSES[n % 6], so a span's status tells which
@@ -103,4 +104,4 @@ def proxy(rest):
 
 if __name__ == "__main__":
     port = int(sys.argv[1])
-    app.run(host="127.0.0.1", port=port, threaded=True)
+    app.run(host=os.environ.get("SERVICE_HOST", "127.0.0.1"), port=port, threaded=True)
