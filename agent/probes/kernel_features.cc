@@ -127,6 +127,26 @@ int PmuType(const char* pmu) {
   return type;
 }
 
+// Loads a do-nothing kprobe-type program and attaches it through a
+// kprobe/uprobe PMU perf event; returns "" on success or what was refused.
+std::string AttachThroughPmu(int pmu_type, uint64_t config1, uint64_t config2, pid_t pid,
+                             int cpu) {
+  Fd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weft_probe", "GPL", kReturnZero, 2, nullptr));
+  if (!prog.ok()) return absl::StrCat("load refused: ", Errno(errno));
+  perf_event_attr attr{};
+  attr.size = sizeof(attr);
+  attr.type = pmu_type;
+  attr.config1 = config1;
+  attr.config2 = config2;
+  Fd event(static_cast<int>(
+      syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)));
+  if (!event.ok()) return absl::StrCat("perf_event_open refused: ", Errno(errno));
+  if (ioctl(event.get(), PERF_EVENT_IOC_SET_BPF, prog.get()) != 0) {
+    return absl::StrCat("attach refused: ", Errno(errno));
+  }
+  return "";
+}
+
 AttachProbe ProbeKprobe() {
   AttachProbe probe{"kprobe", false, ""};
   int type = PmuType("kprobe");
@@ -134,25 +154,9 @@ AttachProbe ProbeKprobe() {
     probe.detail = "no kprobe PMU in /sys/bus/event_source/devices (kernel built without CONFIG_KPROBES)";
     return probe;
   }
-  Fd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weft_probe", "GPL", kReturnZero, 2, nullptr));
-  if (!prog.ok()) {
-    probe.detail = absl::StrCat("load refused: ", Errno(errno));
-    return probe;
-  }
-  perf_event_attr attr{};
-  attr.size = sizeof(attr);
-  attr.type = type;
   const char* fn = "tcp_sendmsg";
-  attr.config1 = reinterpret_cast<uint64_t>(fn);
-  Fd event(static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
-  if (!event.ok()) {
-    probe.detail = absl::StrCat("perf_event_open refused: ", Errno(errno));
-    return probe;
-  }
-  if (ioctl(event.get(), PERF_EVENT_IOC_SET_BPF, prog.get()) != 0) {
-    probe.detail = absl::StrCat("attach refused: ", Errno(errno));
-    return probe;
-  }
+  probe.detail = AttachThroughPmu(type, reinterpret_cast<uint64_t>(fn), 0, -1, 0);
+  if (!probe.detail.empty()) return probe;
   probe.works = true;
   probe.detail = "attached to tcp_sendmsg";
   return probe;
@@ -192,27 +196,9 @@ AttachProbe ProbeUprobe() {
     probe.detail = "could not locate weft's own code in /proc/self/maps";
     return probe;
   }
-  Fd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weft_probe", "GPL", kReturnZero, 2, nullptr));
-  if (!prog.ok()) {
-    probe.detail = absl::StrCat("load refused: ", Errno(errno));
-    return probe;
-  }
-  perf_event_attr attr{};
-  attr.size = sizeof(attr);
-  attr.type = type;
   const char* path = "/proc/self/exe";
-  attr.config1 = reinterpret_cast<uint64_t>(path);
-  attr.config2 = offset;
-  Fd event(static_cast<int>(
-      syscall(SYS_perf_event_open, &attr, getpid(), -1, -1, PERF_FLAG_FD_CLOEXEC)));
-  if (!event.ok()) {
-    probe.detail = absl::StrCat("perf_event_open refused: ", Errno(errno));
-    return probe;
-  }
-  if (ioctl(event.get(), PERF_EVENT_IOC_SET_BPF, prog.get()) != 0) {
-    probe.detail = absl::StrCat("attach refused: ", Errno(errno));
-    return probe;
-  }
+  probe.detail = AttachThroughPmu(type, reinterpret_cast<uint64_t>(path), offset, getpid(), -1);
+  if (!probe.detail.empty()) return probe;
   weft_uprobe_target(1);
   probe.works = true;
   probe.detail = "attached to a function in weft's own binary";
@@ -293,7 +279,7 @@ AttachProbe ProbeSkMsg() {
   return probe;
 }
 
-AttachProbe ProbeWriteUser() {
+AttachProbe ProbeWriteUser(const std::string& lockdown) {
   AttachProbe probe{"bpf_probe_write_user", false, ""};
   // *(u64 *)(r10 - 8) = 0; r1 = 0; r2 = r10 - 8; r3 = 8;
   // call bpf_probe_write_user; r0 = 0; exit
@@ -310,7 +296,10 @@ AttachProbe ProbeWriteUser() {
   };
   Fd prog(bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "weft_probe", "GPL", insns, 8, nullptr));
   if (!prog.ok()) {
-    probe.detail = absl::StrCat("refused (", Errno(errno), "; kernel lockdown forbids it)");
+    probe.detail = lockdown == "none" || lockdown == "unknown"
+                       ? absl::StrCat("refused: ", Errno(errno))
+                       : absl::StrCat("refused (", Errno(errno), "): lockdown=", lockdown,
+                                      " forbids it; weft does not need it");
     return probe;
   }
   probe.works = true;
@@ -430,7 +419,7 @@ KernelReport ProbeKernel() {
   report.attach.push_back(ProbeRingBuffer());
   report.attach.push_back(ProbeSockops());
   report.attach.push_back(ProbeSkMsg());
-  report.attach.push_back(ProbeWriteUser());
+  report.attach.push_back(ProbeWriteUser(report.lockdown));
 
   if (auto priv = RequireTracingPrivileges(); !priv.ok()) {
     report.problems.push_back(std::string(priv.message()));
