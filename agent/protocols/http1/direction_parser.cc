@@ -7,6 +7,14 @@
 namespace weft::http1 {
 namespace {
 
+// A stream that opens with a TLS record or the HTTP/2 preface will never
+// carry HTTP/1: no need to scan it.
+bool OpensAnotherProtocol(std::string_view data) {
+  bool tls = data.size() >= 3 && data[0] == 0x16 && data[1] == 0x03 &&
+             static_cast<unsigned char>(data[2]) <= 0x04;
+  return tls || data.substr(0, 16) == "PRI * HTTP/2.0\r\n";
+}
+
 void CountParseError(http_errno error, Http1Stats* stats) {
   ++stats->parse_errors;
   switch (error) {
@@ -138,6 +146,12 @@ bool DirectionParser::TryCarry(std::string_view& data, const SegmentMeta& meta) 
 }
 
 size_t DirectionParser::Resync(std::string_view data, const SegmentMeta& meta) {
+  if (!ever_synced_ && scanned_unsynced_ == 0 && OpensAnotherProtocol(data)) {
+    Stop();
+    ++stats_->non_http_streams;
+    listener_->OnNotHttp();
+    return data.size();
+  }
   size_t pos = 0;
   bool candidate = next_byte_may_start_;
   while (pos < data.size()) {

@@ -410,6 +410,19 @@ TEST(Http1Misc, VisitCountersNamesEveryCounter) {
   EXPECT_EQ(seen["http.parse_error_start_line"], 1u);
 }
 
+TEST(Http1Misc, TlsAndHttp2ConnectionsAreGivenUpAtOnce) {
+  Harness tls(Role::kClient);
+  tls.Request(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+  EXPECT_EQ(tls.http_stats().non_http_streams, 1u);
+  tls.Response(std::string("\x16\x03\x03\x00\x7a", 5));
+  EXPECT_EQ(tls.tracker().stats().events_ignored, 1u);
+
+  Harness h2(Role::kServer);
+  h2.Request("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_EQ(h2.http_stats().non_http_streams, 1u);
+  EXPECT_EQ(h2.http_stats().parse_errors, 0u);
+}
+
 TEST(Http1Misc, RedisInlineCommandsAreNotHttp) {
   Harness h(Role::kClient);
   for (int i = 0; i < 50; ++i) {
