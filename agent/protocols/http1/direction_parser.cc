@@ -7,10 +7,11 @@
 namespace weft::http1 {
 namespace {
 
-// A stream that opens with a TLS record or the HTTP/2 preface will never
-// carry HTTP/1: no need to scan it.
+// A stream that opens with a TLS record (even joined mid-stream) or the
+// HTTP/2 preface will never carry HTTP/1: no need to scan it.
 bool OpensAnotherProtocol(std::string_view data) {
-  bool tls = data.size() >= 3 && data[0] == 0x16 && data[1] == 0x03 &&
+  // TLS record header: content type 20..23 (handshake, data, ...), version 3.x.
+  bool tls = data.size() >= 3 && data[0] >= 0x14 && data[0] <= 0x17 && data[1] == 0x03 &&
              static_cast<unsigned char>(data[2]) <= 0x04;
   return tls || data.substr(0, 16) == "PRI * HTTP/2.0\r\n";
 }

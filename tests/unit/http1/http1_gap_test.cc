@@ -417,6 +417,10 @@ TEST(Http1Misc, TlsAndHttp2ConnectionsAreGivenUpAtOnce) {
   tls.Response(std::string("\x16\x03\x03\x00\x7a", 5));
   EXPECT_EQ(tls.tracker().stats().events_ignored, 1u);
 
+  Harness joined(Role::kUnknown);  // mid-stream: application data records
+  joined.Data(Direction::kIngress, std::string("\x17\x03\x03\x00\x20GET / HTTP/1.1", 20));
+  EXPECT_EQ(joined.http_stats().non_http_streams, 1u);
+
   Harness h2(Role::kServer);
   h2.Request("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   EXPECT_EQ(h2.http_stats().non_http_streams, 1u);
