@@ -45,6 +45,9 @@ struct TrackerStats {
 void VisitCounters(const TrackerStats& stats,
                    const std::function<void(std::string_view, uint64_t)>& visit);
 
+// Not thread-safe: one tracker per event-reading thread. The sink runs
+// synchronously inside OnData / OnClose / OnProcessExit / Expire; the exchange
+// it gets is only valid during the call (copy what must be kept).
 class ConnectionTracker {
  public:
   ConnectionTracker(TrackerOptions options, http1::ExchangeSink sink);
