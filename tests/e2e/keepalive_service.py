@@ -5,10 +5,12 @@ Copied as <name>.py so that weft names the service <name>.
 
     <name>.py PORT
 
-GET /item/<n> answers STATUSES[n % 6]; GET /blob/<n> answers n bytes; every
-other GET answers 200 with the path as body.
+GET /item/<n> answers STATUSES[n % 6]; GET /blob/<n> answers n bytes;
+GET /close closes the connection without an answer; GET /exit ends the whole
+process without an answer; every other GET answers 200 with the path as body.
 Every answer has a Content-Length, so connections stay open.
 """
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +21,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        if self.path == "/close":
+            self.close_connection = True
+            return
+        if self.path == "/exit":
+            os._exit(3)
         status = 200
         if self.path.startswith("/item/"):
             status = STATUSES[int(self.path.rsplit("/", 1)[-1]) % len(STATUSES)]
