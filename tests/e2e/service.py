@@ -12,6 +12,8 @@ Routes:
   GET /order/<id>        calls GET $DOWNSTREAM_URL/place/<id> (requests)
   GET /session/<id>      like /order/<id>, over one shared requests.Session
                          (keep-alive: calls reuse pooled connections)
+  GET /pooled/<id>       like /order/<id>, but the call runs on a worker thread
+                         of a shared pool (not the thread serving the request)
   GET /place/<id>        200
   GET /fail              500
   GET /search            200, echoes the number of query parameters
@@ -25,6 +27,7 @@ Routes:
 """
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from flask import Flask, Response, jsonify, request
@@ -35,6 +38,7 @@ DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "")
 STATUSES = (200, 201, 202, 203, 404, 409)
 TIMEOUT_SECONDS = 5
 SESSION = requests.Session()
+POOL = ThreadPoolExecutor(max_workers=2)
 
 
 @app.get("/item/<int:n>")
@@ -52,6 +56,13 @@ def order(order_id):
 def session_order(order_id):
     placed = SESSION.get(f"{DOWNSTREAM_URL}/place/{order_id}", timeout=TIMEOUT_SECONDS)
     return jsonify(order=order_id, placed=placed.text), placed.status_code
+
+
+@app.get("/pooled/<order_id>")
+def pooled_order(order_id):
+    placed = POOL.submit(requests.get, f"{DOWNSTREAM_URL}/place/{order_id}",
+                         timeout=TIMEOUT_SECONDS).result()
+    return jsonify(order=order_id, placed=placed.json()), placed.status_code
 
 
 @app.get("/place/<order_id>")
