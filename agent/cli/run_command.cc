@@ -184,6 +184,8 @@ int RunAgent(const RunOptions& options) {
   const auto started = Clock::now();
   auto next_stats = started;
   uint64_t last_lost = 0;
+  uint64_t last_export_problems = 0;
+  auto next_export_warning = started;
   while (!g_stop.load()) {
     auto polled = (*probes)->Poll(50);
     if (!polled.ok()) {
@@ -207,6 +209,20 @@ int RunAgent(const RunOptions& options) {
         spdlog::warn("the ring buffer overflowed: {} events lost so far (raise --ring-buffer-mb)",
                      s.lost);
         last_lost = s.lost;
+      }
+      // Export trouble is said while it happens (at most every 10 s), not
+      // only in the summary at exit.
+      if (exporter && now >= next_export_warning) {
+        ExporterStats e = exporter->stats();
+        uint64_t problems = e.spans_failed + e.spans_dropped + e.spans_rejected;
+        if (problems > last_export_problems) {
+          spdlog::warn("span export is failing: {} failed, {} dropped (queue full), {} rejected "
+                       "so far; last error: {}",
+                       e.spans_failed, e.spans_dropped, e.spans_rejected,
+                       e.last_error.empty() ? "none reported" : e.last_error);
+          last_export_problems = problems;
+          next_export_warning = now + std::chrono::seconds(10);
+        }
       }
     }
   }
