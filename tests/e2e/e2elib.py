@@ -153,9 +153,12 @@ def http_get(url, headers=None, timeout=10):
 
 
 def start_weft(pids, env=None, extra_args=()):
-    """weft run over pids, with an environment free of OTEL_* settings from
-    the caller except what env adds; waits until it traces."""
+    """weft run over pids (not yet ready: call wait_ready), with an
+    environment free of the caller's OTEL_* settings except what env adds.
+    Batches go out after 200 ms instead of the default 5 s, unless env sets
+    OTEL_BSP_SCHEDULE_DELAY: tests then see spans without waiting for exit."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    full["OTEL_BSP_SCHEDULE_DELAY"] = "200"
     full.update(env or {})
     args = ["run"]
     for pid in pids:
