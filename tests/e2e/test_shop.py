@@ -1,7 +1,7 @@
 """Issue 4: the demo shop, traced by weft with no tracing code, exports one
 complete, correctly linked trace per front request over OTLP.
 
-    test_shop.py [grpc|http]
+    test_shop.py [grpc|http] [REQUESTS THREADS]
 
 store-fe SERVER GET / -> store-fe CLIENT -> catalog SERVER -> 3 x catalog
 CLIENT -> 3 x stock SERVER, and store-fe SERVER -> store-fe CLIENT -> auth
@@ -17,8 +17,9 @@ import e2elib  # noqa: E402
 from e2elib import attr, children, describe, inside, resource_service  # noqa: E402
 import weftlib  # noqa: E402
 
-REQUESTS = 20
-CLIENT_THREADS = 4
+# Scaled up by arguments for the load run (e2e_shop_load).
+REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+CLIENT_THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 4
 SPANS_PER_TRACE = 11
 SERVICES = {"store-fe", "catalog", "stock", "auth"}
 
@@ -51,15 +52,15 @@ def send_front_requests(port):
     """REQUESTS GETs of / from CLIENT_THREADS threads; returns the statuses."""
     statuses = []
     lock = threading.Lock()
-    per_thread = REQUESTS // CLIENT_THREADS
-
-    def client():
-        for _ in range(per_thread):
+    def client(share):
+        for _ in range(share):
             status, _ = e2elib.http_get("http://127.0.0.1:%d/" % port, timeout=15)
             with lock:
                 statuses.append(status)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
+    shares = [REQUESTS // CLIENT_THREADS + (1 if t < REQUESTS % CLIENT_THREADS else 0)
+              for t in range(CLIENT_THREADS)]
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
     for t in threads:
         t.start()
     for t in threads:
@@ -147,8 +148,9 @@ def check_trace(f, trace_id, spans):
     # All spans come from one agent and one clock (CLOCK_MONOTONIC converted
     # with one offset), and a client writes before its server reads and reads
     # after the server wrote: nesting must be exact, no tolerance.
-    outside = ["%s not inside %s" % (describe(c), describe(p)) for p, c in edges
-               if not inside(c, p)]
+    outside = ["%s not inside %s (starts %+d ns, ends %+d ns relative to the parent)" %
+               (describe(c), describe(p), c["start_unix_nano"] - p["start_unix_nano"],
+                c["end_unix_nano"] - p["end_unix_nano"]) for p, c in edges if not inside(c, p)]
     f.check(not outside, "trace %s: every child inside its parent's time span %s" % (t, outside))
 
 
@@ -176,7 +178,7 @@ def main():
                 f.check(statuses.count(200) == REQUESTS, "%d front requests answered 200 (%s)" %
                         (REQUESTS, statuses))
                 try:
-                    rx.wait_for_spans(count=REQUESTS * SPANS_PER_TRACE, timeout=20)
+                    rx.wait_for_spans(count=REQUESTS * SPANS_PER_TRACE, timeout=20 + REQUESTS // 10)
                 except TimeoutError:
                     pass  # counted below, with the tree checks saying what is missing
                 code, _ = weft.stop()
