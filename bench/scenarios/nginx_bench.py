@@ -1,0 +1,146 @@
+"""Scenarios 1, 2, 4, 6 (steady state) and 7: Debian nginx (one worker)
+serving a 1 KiB file on loopback, traced and untraced in alternating rounds.
+
+  saturation : wrk over keep-alive; throughput ratio, and while traced the
+               agent's CPU, in-kernel time, wakeups, RSS and lost events
+  fixed rate : the open-loop client at half the untraced saturation rate;
+               p50 and p99 latency ratios
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import harness
+
+OPEN_LOOP = os.path.join(harness.BUILD, "bench", "weft-bench-open-loop")
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {dir}/www;
+  }}
+}}
+"""
+
+
+class Nginx:
+    """A throw-away nginx: config, document root and logs in a temp dir."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="weft-bench-nginx.")
+        os.chmod(self.dir, 0o755)  # workers run as nobody
+        www = os.path.join(self.dir, "www")
+        os.mkdir(www)
+        os.chmod(www, 0o755)
+        with open(os.path.join(www, "1k.html"), "w") as f:
+            f.write("x" * 1023 + "\n")
+        os.chmod(os.path.join(www, "1k.html"), 0o644)
+        self.port = harness.free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=self.dir, port=self.port))
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness.wait_for_port(self.port)
+        self.url = "http://127.0.0.1:%d/1k.html" % self.port
+
+    def close(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def saturation(nginx, rounds, seconds):
+    samples = {"untraced": [], "traced": []}
+    agent = []
+    for order in harness.ab_orders(rounds):
+        for config in order:
+            if config == "untraced":
+                samples[config].append(harness.run_wrk(nginx.url, seconds))
+                continue
+            weft = harness.Weft([nginx.proc.pid])
+            try:
+                before = weft.snapshot()
+                result = harness.run_wrk(nginx.url, seconds)
+                after = weft.snapshot()
+                rss = weft.rss_kib()
+                memlock = weft.map_memlock_bytes()
+            finally:
+                counters = weft.stop()
+            samples[config].append(result)
+            cost = harness.delta(before, after, result["requests"])
+            cost.update(rss_kib=rss, map_memlock_bytes=memlock, requests=result["requests"],
+                        seconds=seconds, **counters)
+            agent.append(cost)
+    rps = {c: harness.median([s["rps"] for s in v]) for c, v in samples.items()}
+    return {
+        "rps": rps,
+        "ratio": rps["traced"] / rps["untraced"],
+        "samples": samples,
+        "agent": agent,
+    }
+
+
+def open_loop(nginx, rate, seconds):
+    out = subprocess.run([OPEN_LOOP, "--port", str(nginx.port), "--path", "/1k.html",
+                          "--rate", str(rate), "--duration", str(seconds), "--warmup", "1"],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def fixed_rate(nginx, rate, rounds, seconds):
+    samples = {"untraced": [], "traced": []}
+    for order in harness.ab_orders(rounds):
+        for config in order:
+            weft = harness.Weft([nginx.proc.pid]) if config == "traced" else None
+            try:
+                samples[config].append(open_loop(nginx, rate, seconds))
+            finally:
+                if weft:
+                    weft.stop()
+    med = {c: {k: harness.median([s[k] for s in v]) for k in ("p50_us", "p99_us", "achieved_rate")}
+           for c, v in samples.items()}
+    return {
+        "rate": rate,
+        "latency": med,
+        "p50_ratio": med["traced"]["p50_us"] / med["untraced"]["p50_us"],
+        "p99_ratio": med["traced"]["p99_us"] / med["untraced"]["p99_us"],
+        "samples": samples,
+    }
+
+
+def run(rounds, saturation_seconds, fixed_rounds, fixed_seconds):
+    nginx = Nginx()
+    try:
+        harness.run_wrk(nginx.url, 1)  # warm caches before the first measured round
+        sat = saturation(nginx, rounds, saturation_seconds)
+        rate = int(sat["rps"]["untraced"] / 2)
+        fixed = fixed_rate(nginx, rate, fixed_rounds, fixed_seconds)
+    finally:
+        nginx.close()
+    return {"saturation": sat, "fixed_rate": fixed}
+
+
+if __name__ == "__main__":
+    harness.enable_bpf_stats(True)
+    print(json.dumps(run(2, 3, 2, 4), indent=2))
+    harness.enable_bpf_stats(False)
