@@ -154,6 +154,7 @@ def delta(before, after, requests):
     out = {
         "agent_cpu_s": after["cpu_s"] - before["cpu_s"],
         "switches": after["switches"] - before["switches"],
+        "requests": requests,
         "programs": {},
     }
     kernel_ns = 0

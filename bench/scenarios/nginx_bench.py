@@ -128,6 +128,36 @@ def fixed_rate(nginx, rate, rounds, seconds):
     }
 
 
+# Traced saturation runs with one cost driver changed each, to tell per-byte
+# from per-event cost; "filter only" is nginx untraced while weft traces an
+# idle process: what the probes cost a process weft does not trace.
+VARIANTS = {
+    "default": [],
+    "capture 64 bytes": ["--capture-bytes", "64"],
+    "no trace context": ["--no-trace-context"],
+}
+
+
+def cost_breakdown(nginx, seconds):
+    out = {}
+    for name, args in list(VARIANTS.items()) + [("filter only", None)]:
+        sleeper = subprocess.Popen(["sleep", "600"]) if args is None else None
+        weft = harness.Weft([sleeper.pid] if sleeper else [nginx.proc.pid], args or [])
+        try:
+            before = weft.snapshot()
+            result = harness.run_wrk(nginx.url, seconds)
+            after = weft.snapshot()
+        finally:
+            weft.stop()
+            if sleeper:
+                sleeper.kill()
+                sleeper.wait()
+        cost = harness.delta(before, after, result["requests"])
+        cost["rps"] = result["rps"]
+        out[name] = cost
+    return out
+
+
 def run(rounds, saturation_seconds, fixed_rounds, fixed_seconds):
     nginx = Nginx()
     try:
@@ -135,9 +165,10 @@ def run(rounds, saturation_seconds, fixed_rounds, fixed_seconds):
         sat = saturation(nginx, rounds, saturation_seconds)
         rate = int(sat["rps"]["untraced"] / 2)
         fixed = fixed_rate(nginx, rate, fixed_rounds, fixed_seconds)
+        breakdown = cost_breakdown(nginx, saturation_seconds)
     finally:
         nginx.close()
-    return {"saturation": sat, "fixed_rate": fixed}
+    return {"saturation": sat, "fixed_rate": fixed, "cost_breakdown": breakdown}
 
 
 if __name__ == "__main__":

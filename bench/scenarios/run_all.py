@@ -1,0 +1,305 @@
+"""Runs every scenario of issue 5 and prints one Markdown table (scenario,
+untraced, traced, ratio or value, target, met?) with the machine's
+description, then detail tables; writes the figures as JSON.
+
+Report only: nothing here asserts. Durations: BENCH_QUICK=1 for a smoke run
+of about two minutes; BENCH_ROUNDS, BENCH_SECONDS override the defaults.
+
+Usage: run_all.py --json FILE
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import harness
+import idle_conns
+import nginx_bench
+import shop_bench
+
+CAPTURE_BENCH = os.path.join(harness.ROOT, "bench", "capture", "run_capture_bench.py")
+HTTP1_BENCH = os.path.join(harness.BUILD, "bench", "http1", "http1_bench")
+PIPELINE_BENCHMARK = "BM_KeepAliveEventsToSpans"
+
+
+def settings():
+    q = harness.quick()
+    rounds = int(os.environ.get("BENCH_ROUNDS", 2 if q else 6))
+    seconds = int(os.environ.get("BENCH_SECONDS", 3 if q else 4))
+    return {
+        "rounds": rounds,
+        "saturation_seconds": seconds,
+        "fixed_rounds": max(2, rounds * 2 // 3),
+        "fixed_seconds": seconds + (1 if q else 3),
+        "shop_rounds": max(2, rounds * 2 // 3),
+        "shop_seconds": seconds + (0 if q else 4),
+        "capture_rounds": 1 if q else 3,
+        "capture_iterations": 100000 if q else 200000,
+        "idle_connections": 10000,
+        "pipeline_min_time": 0.2 if q else 1.0,
+    }
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {"cpu": model or platform.machine(), "cores": os.cpu_count(),
+            "kernel": platform.release(), "memory_gib": round(mem_kib / 2**20, 1),
+            "load_average_at_start": os.getloadavg()}
+
+
+def tls_supported():
+    help_text = subprocess.run([harness.WEFT, "run", "--help"], capture_output=True,
+                               text=True).stdout.lower()
+    return "openssl" in help_text or "tls" in help_text
+
+
+def capture_bench(s):
+    path = os.path.join(harness.ROOT, "bench", "results", "capture-run_all.tmp.json")
+    out = subprocess.run([sys.executable, CAPTURE_BENCH, "--rounds", str(s["capture_rounds"]),
+                          "--iterations", str(s["capture_iterations"]), "--json", path],
+                         capture_output=True, text=True, env=dict(os.environ,
+                                                                  WEFT_BUILD_DIR=harness.BUILD))
+    try:
+        with open(path) as f:
+            result = json.load(f)["results"]
+        os.unlink(path)
+    except (OSError, ValueError):
+        result = None
+    return {"results": result, "tables": out.stdout}
+
+
+def pipeline_bench(s):
+    if not os.access(HTTP1_BENCH, os.X_OK):
+        return None
+    out = subprocess.run([HTTP1_BENCH, "--benchmark_format=json",
+                          "--benchmark_min_time=%s" % s["pipeline_min_time"]],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        # Older Google Benchmark wants a plain number, newer a unit suffix.
+        out = subprocess.run([HTTP1_BENCH, "--benchmark_format=json"], capture_output=True,
+                             text=True)
+    data = json.loads(out.stdout)
+    return {b["name"]: {"items_per_second": b.get("items_per_second"),
+                        "cpu_ns": b.get("cpu_time"), "real_ns": b.get("real_time")}
+            for b in data["benchmarks"]}
+
+
+def summarize_agent(costs):
+    """Medians over traced rounds of the per-request agent costs."""
+    programs = {}
+    for cost in costs:
+        requests = cost.get("requests") or 1
+        for name, p in cost["programs"].items():
+            entry = programs.setdefault(name, {"ns_per_run": [], "runs_per_request": [],
+                                               "ns_per_request": []})
+            entry["ns_per_run"].append(p["ns"] / p["runs"])
+            entry["runs_per_request"].append(p["runs"] / requests)
+            entry["ns_per_request"].append(p["ns"] / requests)
+    return {
+        "agent_us_per_request": harness.median([c["agent_us_per_request"] for c in costs]),
+        "kernel_ns_per_request": harness.median([c["kernel_ns_per_request"] for c in costs]),
+        "switches_per_second": harness.median([c["switches"] / c["seconds"] for c in costs
+                                               if "seconds" in c]),
+        "switches_per_request": harness.median([c["switches_per_request"] for c in costs]),
+        "rss_kib": max((c.get("rss_kib", 0) for c in costs), default=0),
+        "map_memlock_bytes": max((c.get("map_memlock_bytes", 0) for c in costs), default=0),
+        "lost": sum(c.get("lost", 0) for c in costs),
+        "events": sum(c.get("events", 0) for c in costs),
+        "programs": {n: {k: harness.median(v) for k, v in e.items()}
+                     for n, e in programs.items()},
+    }
+
+
+def spread(samples, key, digits=0):
+    values = [s[key] for s in samples]
+    return "%.*f-%.*f" % (digits, min(values), digits, max(values)) if values else "-"
+
+
+def row(name, untraced, traced, value, target, met):
+    verdict = "-" if met is None else ("yes" if met else "**no**")
+    return "| %s | %s | %s | %s | %s | %s |" % (name, untraced, traced, value, target, verdict)
+
+
+def render(r):
+    lines = []
+    m = r["machine"]
+    lines.append("machine: %s, %d cores, %.1f GiB, kernel %s, load average at start %s"
+                 % (m["cpu"], m["cores"], m["memory_gib"], m["kernel"],
+                    " ".join("%.2f" % x for x in m["load_average_at_start"])))
+    lines.append("settings: %s" % json.dumps(r["settings"]))
+    lines.append("")
+    lines.append("| scenario | untraced | traced | ratio / value | target | met? |")
+    lines.append("|---|---|---|---|---|---|")
+    sat = r["nginx"]["saturation"]
+    agent = r["nginx_agent"]
+    lines.append(row("1. nginx 1 KiB, wrk saturation (req/s)", "%.0f" % sat["rps"]["untraced"],
+                     "%.0f" % sat["rps"]["traced"], "%.3f" % sat["ratio"], ">= 0.85",
+                     sat["ratio"] >= 0.85))
+    fixed = r["nginx"]["fixed_rate"]
+    lat = fixed["latency"]
+    lines.append(row("2. nginx at %d req/s (half saturation), p50 (us)" % fixed["rate"],
+                     "%.0f" % lat["untraced"]["p50_us"], "%.0f" % lat["traced"]["p50_us"],
+                     "%.3f" % fixed["p50_ratio"], "<= 1.05", fixed["p50_ratio"] <= 1.05))
+    lines.append(row("2. nginx at %d req/s, p99 (us)" % fixed["rate"],
+                     "%.0f" % lat["untraced"]["p99_us"], "%.0f" % lat["traced"]["p99_us"],
+                     "%.3f" % fixed["p99_ratio"], "<= 1.10", fixed["p99_ratio"] <= 1.10))
+    if r["tls_supported"]:
+        lines.append(row("HTTPS nginx saturation", "-", "-", "not measured: bench has no TLS "
+                         "scenario yet", ">= 0.80", None))
+    else:
+        lines.append(row("HTTPS nginx saturation", "-", "-",
+                         "not measured: TLS capture not built yet", ">= 0.80", None))
+    shop = r["shop"]
+    lines.append(row("3. Python shop (store-fe -> catalog/auth -> stock), wrk (req/s)",
+                     "%.1f" % shop["rps"]["untraced"], "%.1f" % shop["rps"]["traced"],
+                     "%.3f" % shop["ratio"], ">= 0.97", shop["ratio"] >= 0.97))
+    lines.append(row("4. agent CPU per traced request (us, nginx saturation)", "-", "-",
+                     "%.2f" % agent["agent_us_per_request"], "<= 5", agent["agent_us_per_request"]
+                     <= 5))
+    lines.append(row("4. in-kernel time per request (ns, all weft programs)", "-", "-",
+                     "%.0f" % agent["kernel_ns_per_request"], "<= 1000",
+                     agent["kernel_ns_per_request"] <= 1000))
+    cap = (r["capture"]["results"] or {}).get("socket")
+    if cap:
+        ns = cap["ns_per_iteration"]
+        lines.append(row("5. untraced process's socket loop while weft traces others (ns/iter)",
+                         "%.0f" % ns["none"], "%.0f" % ns["untraced"],
+                         "%.3f" % cap["untraced_ratio"], "<= 1.05", cap["untraced_ratio"] <= 1.05))
+    else:
+        lines.append(row("5. untraced process's socket loop", "-", "-", "capture bench failed",
+                         "<= 1.05", None))
+    rss_mib = agent["rss_kib"] / 1024
+    lines.append(row("6. agent RSS under nginx saturation (MiB)", "-", "-", "%.1f" % rss_mib,
+                     "<= 100", rss_mib <= 100))
+    idle = r["idle"]
+    idle_mib = idle["rss_kib"] / 1024
+    lines.append(row("6. agent RSS with %d idle traced connections (MiB)" % idle["connections"],
+                     "-", "-", "%.1f (%.1f before they opened)" % (idle_mib,
+                                                                 idle["rss_kib_before"] / 1024),
+                     "<= 100", idle_mib <= 100))
+    lines.append(row("6. BPF map memory, bytes_memlock of weft's maps (MiB)", "-", "-",
+                     "%.1f" % (agent["map_memlock_bytes"] / 2**20), "reported", None))
+    lines.append(row("7. lost events at nginx saturation (all traced rounds)", "-", "-",
+                     "%d of %d" % (agent["lost"], agent["events"]), "0", agent["lost"] == 0))
+    pipe = (r["pipeline"] or {}).get(PIPELINE_BENCHMARK)
+    if pipe:
+        per_core = pipe["items_per_second"]
+        lines.append(row("8. userspace pipeline, keep-alive exchanges/s per core (events -> "
+                         "spans; excludes event decoding and OTLP encoding)", "-", "-",
+                         "%.0f" % per_core, ">= 500000", per_core >= 500000))
+    else:
+        lines.append(row("8. userspace pipeline", "-", "-", "http1_bench not built", ">= 500000",
+                         None))
+    lines.append("")
+    lines.append("Noise (min-max over rounds): nginx saturation untraced %s / traced %s req/s; "
+                 "fixed-rate p99 untraced %s / traced %s us; shop untraced %s / traced %s req/s."
+                 % (spread(sat["samples"]["untraced"], "rps"),
+                    spread(sat["samples"]["traced"], "rps"),
+                    spread(fixed["samples"]["untraced"], "p99_us"),
+                    spread(fixed["samples"]["traced"], "p99_us"),
+                    spread(shop["samples"]["untraced"], "rps", 1),
+                    spread(shop["samples"]["traced"], "rps", 1)))
+    lines.append("")
+    lines.append("### Where the traced nginx request's cost goes (median of traced rounds)")
+    lines.append("")
+    lines.append("| BPF program | ns per run | runs per request | ns per request |")
+    lines.append("|---|---|---|---|")
+    for name, p in sorted(agent["programs"].items(), key=lambda kv: -kv[1]["ns_per_request"]):
+        lines.append("| %s | %.0f | %.2f | %.0f |" % (name, p["ns_per_run"], p["runs_per_request"],
+                                                    p["ns_per_request"]))
+    lines.append("")
+    breakdown = r["nginx"].get("cost_breakdown")
+    if breakdown:
+        names = sorted({n for c in breakdown.values() for n, p in c["programs"].items()
+                        if p["runs"] >= c.get("requests", 0) * 0.5 and p["runs"] > 1000})
+        lines.append("One traced saturation run per variant (single runs: noisy), ns per program "
+                     "run:")
+        lines.append("")
+        lines.append("| variant | req/s | kernel ns/request | agent us/request | "
+                     + " | ".join(names) + " |")
+        lines.append("|---|---|---|---|" + "---|" * len(names))
+        for variant, c in breakdown.items():
+            cells = ["%.0f" % (c["programs"][n]["ns"] / c["programs"][n]["runs"])
+                     if n in c["programs"] else "-" for n in names]
+            lines.append("| %s | %.0f | %.0f | %.2f | %s |" % (
+                variant, c["rps"], c["kernel_ns_per_request"], c["agent_us_per_request"],
+                " | ".join(cells)))
+        lines.append("")
+    lines.append("Agent: %.2f us CPU per request; %.0f context switches per second (%.4f per "
+                 "request)." % (agent["agent_us_per_request"], agent["switches_per_second"],
+                                agent["switches_per_request"]))
+    lines.append("")
+    if r["capture"]["tables"]:
+        lines.append(r["capture"]["tables"].strip())
+        lines.append("")
+    if r["pipeline"]:
+        lines.append("### Userspace pipeline (Google Benchmark)")
+        lines.append("")
+        lines.append("| benchmark | items/s | CPU ns per item |")
+        lines.append("|---|---|---|")
+        for name, b in r["pipeline"].items():
+            if b["items_per_second"]:
+                lines.append("| %s | %.0f | %.0f |" % (name, b["items_per_second"],
+                                                      1e9 / b["items_per_second"]))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", required=True)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench/run needs root: weft loads eBPF programs", file=sys.stderr)
+        return 2
+    s = settings()
+    started = time.time()
+    r = {"machine": machine(), "settings": s, "tls_supported": tls_supported()}
+
+    def step(name, fn):
+        t = time.time()
+        print("bench: %s ..." % name, file=sys.stderr, flush=True)
+        value = fn()
+        print("bench: %s done in %.0f s" % (name, time.time() - t), file=sys.stderr, flush=True)
+        return value
+
+    harness.enable_bpf_stats(True)
+    try:
+        r["nginx"] = step("nginx (scenarios 1, 2, 4, 6, 7)", lambda: nginx_bench.run(
+            s["rounds"], s["saturation_seconds"], s["fixed_rounds"], s["fixed_seconds"]))
+        r["nginx_agent"] = summarize_agent(r["nginx"]["saturation"]["agent"])
+        r["shop"] = step("python shop (scenario 3)",
+                         lambda: shop_bench.run(s["shop_rounds"], s["shop_seconds"]))
+        r["idle"] = step("idle connections (scenario 6)",
+                         lambda: idle_conns.measure(s["idle_connections"]))
+    finally:
+        harness.enable_bpf_stats(False)
+    r["capture"] = step("capture loop (scenario 5)", lambda: capture_bench(s))
+    r["pipeline"] = step("userspace pipeline (scenario 8)", lambda: pipeline_bench(s))
+    r["duration_s"] = time.time() - started
+    r["load_average_at_end"] = os.getloadavg()
+    text = render(r)
+    print(text)
+    print()
+    print("bench: whole run %.0f s; load average at end %s" % (
+        r["duration_s"], " ".join("%.2f" % x for x in r["load_average_at_end"])))
+    r["table"] = text
+    with open(args.json, "w") as f:
+        json.dump(r, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
