@@ -23,6 +23,7 @@
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
 #include "sock_io.bpf.h"
+#include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -122,8 +123,16 @@ __noinline int emit_data(struct io_call *call) {
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
   if (cs && cs->tuple.family == 0) cs->tuple = ev->tuple;
 
+  /* TLS records are not reported: the SSL uretprobes report the plaintext
+   * (ssl_capture.bpf.h). */
+  int tls = tls_socket_io(tid, sk, call->conn_id, call->seq, call->direction);
+  if (tls && cs) cs->tls = 1;
+  if (cs && cs->tls) tls = 1;
+
   __u32 captured = 0;
-  if (call->kind == BUF_NONE) {
+  if (tls) {
+    /* nothing to copy */
+  } else if (call->kind == BUF_NONE) {
     ev->flags |= WEFT_DATA_SIZE_ONLY;
     stat_add(WEFT_STAT_SIZE_ONLY, 1);
   } else {
@@ -133,6 +142,18 @@ __noinline int emit_data(struct io_call *call) {
       ev->flags |= WEFT_DATA_TRUNCATED;
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }
+    if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
+    /* A handshake outside SSL_read / SSL_write starts a TLS connection. */
+    if (is_tls_handshake_start(s->data, captured)) {
+      tls = 1;
+      if (cs) cs->tls = 1;
+    }
+  }
+  if (tls) {
+    if (call->direction == WEFT_DIR_EGRESS) bpf_map_delete_elem(&pending_sends, &tid);
+    if (cs && call->direction == WEFT_DIR_EGRESS) cs->bytes_sent += call->len;
+    if (cs && call->direction == WEFT_DIR_INGRESS) cs->bytes_received += call->len;
+    return 0;
   }
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
   ev->captured_len = captured;
@@ -226,6 +247,10 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
   __u64 conn_id = conn_id_of(sk);
+  /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
+  if (tls_socket_io(tid, sk, conn_id, BPF_CORE_READ((const struct tcp_sock *)sk, write_seq),
+                    WEFT_DIR_EGRESS))
+    return 0;
   struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
   if (pending && pending->conn_id == conn_id) return 0; /* a later chunk of this send */
 
@@ -449,9 +474,12 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&thread_contexts, &tid);
   bpf_map_delete_elem(&pending_sends, &tid);
   bpf_map_delete_elem(&active_syscalls, &tid);
+  bpf_map_delete_elem(&ssl_calls, &tid);
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;
 }
+
+#include "ssl_capture.bpf.h"

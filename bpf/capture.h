@@ -54,13 +54,18 @@ enum weft_source {
   WEFT_SRC_SENDFILE = 11, /* size only */
   WEFT_SRC_SPLICE = 12,   /* size only */
   WEFT_SRC_IO_URING = 13, /* size only */
-  WEFT_SRC_MAX = 14,
+  WEFT_SRC_SSL_READ = 14,  /* plaintext an SSL_read / SSL_read_ex returned */
+  WEFT_SRC_SSL_WRITE = 15, /* plaintext an SSL_write / SSL_write_ex took */
+  WEFT_SRC_MAX = 16,
 };
 
 enum weft_data_flags {
   WEFT_DATA_TRUNCATED = 1 << 0, /* captured_len < total_len */
   WEFT_DATA_SIZE_ONLY = 1 << 1, /* no bytes could be taken from this call */
   WEFT_DATA_NO_SEQ = 1 << 2,    /* seq is not meaningful */
+  /* TLS plaintext from the library's API (source SSL_*): seq is the offset in
+   * the connection's plaintext stream for this direction, not a TCP seq. */
+  WEFT_DATA_TLS = 1 << 3,
 };
 
 /* How the kernel found a span's parent (exported as weft.link.source). */
@@ -153,6 +158,7 @@ enum weft_stat {
   WEFT_STAT_SIZE_ONLY = 4,     /* socket I/O outside a recognised syscall */
   WEFT_STAT_READ_FAULTS = 5,   /* user memory that could not be read */
   WEFT_STAT_CONN_TABLE_FULL = 6,
+  WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
   WEFT_STAT_MAX = 8,
 };
 

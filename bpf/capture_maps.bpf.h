@@ -54,11 +54,13 @@ struct {
 struct conn_state {
   __u32 tgid;
   __u8 role;
-  __u8 _pad[3];
+  __u8 tls; /* 1: TLS on the wire; only the SSL_* plaintext is reported */
+  __u8 _pad[2];
   __u64 bytes_sent;
   __u64 bytes_received;
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
   struct weft_trace_context ctx; /* context of the message last started */
+  __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
 };
 
 struct {

@@ -214,11 +214,9 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
 }
 
-/* A thread is about to send the start of a request: decide the CLIENT
- * context (parent: the thread's active context) and publish it for a traced
- * peer on this node. */
-static __always_inline void start_client_context(struct weft_trace_context *ctx, __u32 tid,
-                                                 const struct weft_tuple *t, __u32 seq) {
+/* Decides a CLIENT context for a request the thread is about to send: its
+ * parent is the thread's active context. Not yet published. */
+static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   if (active) {
@@ -234,12 +232,26 @@ static __always_inline void start_client_context(struct weft_trace_context *ctx,
   }
   new_span_id(ctx->span_id);
   ctx->starts_span = 1;
+}
 
+/* Publishes a CLIENT context under (sender, receiver, sequence of the first
+ * byte on the wire) for a traced server on this node. */
+static __always_inline void publish_client_context(const struct weft_trace_context *ctx,
+                                                   const struct weft_tuple *t, __u32 seq) {
   struct peer_key key = {};
   make_peer_key(&key, t, 1, seq);
   struct weft_trace_context published = *ctx;
   published.starts_span = 0;
   bpf_map_update_elem(&client_contexts, &key, &published, BPF_ANY);
+}
+
+/* A thread is about to send the start of a request: decide the CLIENT
+ * context (parent: the thread's active context) and publish it for a traced
+ * peer on this node. */
+static __always_inline void start_client_context(struct weft_trace_context *ctx, __u32 tid,
+                                                 const struct weft_tuple *t, __u32 seq) {
+  decide_client_context(ctx, tid);
+  publish_client_context(ctx, t, seq);
 }
 
 #endif /* WEFT_BPF_TRACE_CONTEXT_BPF_H */

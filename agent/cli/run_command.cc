@@ -13,6 +13,7 @@
 #include "agent/events/event_json.h"
 #include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/kernel_fs.h"
+#include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
 #include "exporters/exporter_factory.h"
 #include "spdlog/spdlog.h"
@@ -175,6 +176,12 @@ int RunAgent(const RunOptions& options) {
     }
   }
 
+  // HTTPS through a shared OpenSSL: uprobes on every libssl the traced
+  // processes map, rescanned for processes that exec or load it later.
+  auto tls = std::make_unique<TlsProbes>(**probes);
+  tls->Rescan();
+  auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+
   std::fprintf(stderr, "weft ready: tracing %zu processes (%s), backend %s\n", traced.size(),
                absl::StrJoin(traced, ",").c_str(),
                std::string(ToString((*probes)->backend())).c_str());
@@ -198,6 +205,10 @@ int RunAgent(const RunOptions& options) {
       std::fflush(stdout);
     }
     auto now = Clock::now();
+    if (now >= next_tls_scan) {
+      tls->Rescan();
+      next_tls_scan = now + std::chrono::milliseconds(500);
+    }
     if (options.duration_seconds > 0 &&
         now - started >= std::chrono::duration<double>(options.duration_seconds)) {
       break;
@@ -229,6 +240,7 @@ int RunAgent(const RunOptions& options) {
   // Drain what the kernel wrote before the stop, then detach.
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);
+  tls.reset();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();

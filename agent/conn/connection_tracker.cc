@@ -46,6 +46,7 @@ void ConnectionTracker::OnData(const DataEvent& event) {
   Connection& conn = FindOrCreate(event);
   conn.last_activity_ns = event.timestamp_ns;
   conn.http.info().tgid = event.tgid;
+  if (event.tls) conn.http.info().tls = true;
   if (!conn.role_known && event.role != Role::kUnknown) {
     conn.http.SetRole(event.role);
     conn.role_known = true;

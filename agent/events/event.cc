@@ -28,7 +28,8 @@ std::string_view ToString(Role r) {
 std::string_view ToString(Source s) {
   static constexpr std::string_view kNames[] = {
       "unknown", "read",    "write",    "readv",    "writev",   "recvfrom", "sendto",
-      "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice",   "io_uring"};
+      "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice",   "io_uring",
+      "ssl_read", "ssl_write"};
   auto i = static_cast<size_t>(s);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -126,6 +127,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       ev.truncated = raw.flags & WEFT_DATA_TRUNCATED;
       ev.size_only = raw.flags & WEFT_DATA_SIZE_ONLY;
       ev.has_seq = !(raw.flags & WEFT_DATA_NO_SEQ);
+      ev.tls = raw.flags & WEFT_DATA_TLS;
       ev.tuple = DecodeTuple(raw.tuple);
       ev.context = DecodeContext(raw.context);
       ev.data = record.substr(sizeof(weft_data_event), raw.captured_len);

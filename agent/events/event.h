@@ -35,6 +35,8 @@ enum class Source : uint8_t {
   kSendfile,
   kSplice,
   kIoUring,
+  kSslRead,   // plaintext returned by SSL_read / SSL_read_ex
+  kSslWrite,  // plaintext passed to SSL_write / SSL_write_ex
 };
 
 std::string_view ToString(Direction d);
@@ -81,6 +83,7 @@ struct DataEvent {
   bool truncated = false;   // data holds fewer bytes than total_len
   bool size_only = false;   // no bytes could be captured
   bool has_seq = true;
+  bool tls = false;  // plaintext of a TLS connection; seq is the plaintext offset
   Tuple tuple;
   TraceContext context;
   std::string_view data;

@@ -64,6 +64,8 @@ class CaptureProbes {
   CaptureStats Stats() const;
   CaptureBackend backend() const { return backend_; }
   bool client_context_before_send() const { return sendmsg_hook_; }
+  // For TlsProbes, which attaches the object's SSL uprobes per library file.
+  capture_bpf* skeleton() const { return skel_; }
 
  private:
   CaptureProbes(Handler handler) : handler_(std::move(handler)) {}

@@ -46,7 +46,7 @@ std::string QueryForExport(std::string_view query, const SpanBuildOptions& optio
 
 // Builds url.full for a client request: absolute-form targets as sent (minus
 // credentials), origin-form ones joined with the Host header or peer address.
-std::string FullUrl(const TargetParts& parts, std::string_view authority,
+std::string FullUrl(const TargetParts& parts, std::string_view authority, std::string_view scheme,
                     const SpanBuildOptions& options) {
   std::string url;
   if (parts.absolute) {
@@ -55,7 +55,7 @@ std::string FullUrl(const TargetParts& parts, std::string_view authority,
     url.append(parts.host);
     if (!parts.port.empty()) Append(url, ":", parts.port);
   } else {
-    Append(url, "http://", authority);
+    Append(url, scheme, "://", authority);
   }
   url.append(parts.path);
   if (parts.has_query) Append(url, "?", QueryForExport(parts.query, options));
@@ -127,6 +127,9 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   if (!known_method) Add(attrs, "http.request.method_original", std::string(method));
 
   TargetParts target = SplitTarget(request.target);
+  // Origin-form targets say nothing of the scheme: TLS plaintext is https.
+  const std::string_view default_scheme = exchange.tls ? "https" : "http";
+  const int64_t default_port = exchange.tls ? 443 : 80;
   const bool ipv6 = exchange.tuple.family == AF_INET6;
   const Endpoint& peer = exchange.tuple.remote;
   const Endpoint& server_endpoint = server ? exchange.tuple.local : exchange.tuple.remote;
@@ -143,20 +146,20 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
     if (!target.port.empty()) Append(authority, ":", target.port);
     if (ParseHostHeader(authority, &host_name, &host_port)) {
       server_address = std::string(host_name);
-      server_port = host_port != 0 ? host_port : 80;
+      server_port = host_port != 0 ? host_port : default_port;
     }
   }
   if (!server_address.empty()) {
     // From the absolute-form target.
   } else if (ParseHostHeader(request.host, &host_name, &host_port)) {
     server_address = std::string(host_name);
-    server_port = host_port != 0 ? host_port : 80;
+    server_port = host_port != 0 ? host_port : default_port;
   } else {
     server_address = server ? AddressOf(exchange.tuple, exchange.tuple.local, false) : peer_address;
     server_port = server_endpoint.port;
   }
 
-  Add(attrs, "url.scheme", std::string(target.absolute ? target.scheme : "http"));
+  Add(attrs, "url.scheme", std::string(target.absolute ? target.scheme : default_scheme));
   std::string route;
   if (server) {
     Add(attrs, "url.path", std::string(target.path));
@@ -170,7 +173,7 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   } else {
     std::string authority =
         !request.host.empty() ? request.host : EndpointAuthority(peer_address, peer.port, ipv6);
-    Add(attrs, "url.full", FullUrl(target, authority, options));
+    Add(attrs, "url.full", FullUrl(target, authority, default_scheme, options));
   }
   if (!server_address.empty()) Add(attrs, "server.address", std::move(server_address));
   if (server_port != 0) Add(attrs, "server.port", server_port);

@@ -167,6 +167,7 @@ void Http1Connection::Emit(HttpRequest& request, HttpResponse* response, Exchang
   exchange.conn_id = info_.conn_id;
   exchange.tgid = info_.tgid;
   exchange.tuple = info_.tuple;
+  exchange.tls = info_.tls;
   exchange.kind =
       ingress_.kind() == StreamKind::kRequests ? ExchangeKind::kServer : ExchangeKind::kClient;
   exchange.request.SwapWith(request);

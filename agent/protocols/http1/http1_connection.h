@@ -16,6 +16,7 @@ struct ConnectionInfo {
   uint64_t conn_id = 0;
   uint32_t tgid = 0;
   Tuple tuple;
+  bool tls = false;  // the bytes are TLS plaintext (url.scheme https)
 };
 
 // Values an exchange is assembled in before it goes to the sink. One per

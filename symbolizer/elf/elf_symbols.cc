@@ -1,0 +1,105 @@
+#include "symbolizer/elf/elf_symbols.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace weft::elf {
+namespace {
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct ElfCloser {
+  void operator()(Elf* elf) const { elf_end(elf); }
+};
+using ElfHandle = std::unique_ptr<Elf, ElfCloser>;
+
+// Virtual address -> file offset through the loadable segment holding it.
+std::optional<uint64_t> VirtualToFileOffset(Elf* elf, uint64_t vaddr) {
+  size_t count = 0;
+  if (elf_getphdrnum(elf, &count) != 0) return std::nullopt;
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Phdr segment;
+    if (gelf_getphdr(elf, static_cast<int>(i), &segment) == nullptr) continue;
+    if (segment.p_type != PT_LOAD) continue;
+    if (vaddr >= segment.p_vaddr && vaddr < segment.p_vaddr + segment.p_filesz) {
+      return vaddr - segment.p_vaddr + segment.p_offset;
+    }
+  }
+  return std::nullopt;
+}
+
+Elf_Scn* FindSymbolTable(Elf* elf, uint32_t type) {
+  for (Elf_Scn* section = elf_nextscn(elf, nullptr); section != nullptr;
+       section = elf_nextscn(elf, section)) {
+    GElf_Shdr header;
+    if (gelf_getshdr(section, &header) != nullptr && header.sh_type == type) return section;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, uint64_t>> FunctionFileOffsets(
+    const std::filesystem::path& path, const std::vector<std::string>& names) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return absl::InternalError("libelf: version mismatch");
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    std::string message = absl::StrCat("cannot open ", path.string(), ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    return absl::UnknownError(message);
+  }
+  ElfHandle elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not an ELF file"));
+  }
+  Elf_Scn* table = FindSymbolTable(elf.get(), SHT_DYNSYM);
+  if (table == nullptr) table = FindSymbolTable(elf.get(), SHT_SYMTAB);
+  std::map<std::string, uint64_t> found;
+  if (table == nullptr) return found;
+
+  GElf_Shdr header;
+  if (gelf_getshdr(table, &header) == nullptr || header.sh_entsize == 0) return found;
+  Elf_Data* data = elf_getdata(table, nullptr);
+  if (data == nullptr) return found;
+  const size_t count = header.sh_size / header.sh_entsize;
+  for (size_t i = 0; i < count && found.size() < names.size(); ++i) {
+    GElf_Sym symbol;
+    if (gelf_getsym(data, static_cast<int>(i), &symbol) == nullptr) continue;
+    if (GELF_ST_TYPE(symbol.st_info) != STT_FUNC || symbol.st_shndx == SHN_UNDEF ||
+        symbol.st_value == 0) {
+      continue;
+    }
+    const char* name = elf_strptr(elf.get(), header.sh_link, symbol.st_name);
+    if (name == nullptr) continue;
+    if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+    if (found.count(name)) continue;  // several versions of one name: keep the first
+    if (auto offset = VirtualToFileOffset(elf.get(), symbol.st_value)) found[name] = *offset;
+  }
+  return found;
+}
+
+}  // namespace weft::elf
