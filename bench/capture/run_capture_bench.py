@@ -5,7 +5,8 @@ never asserts). A tight loop of 64-byte write+read pairs on loopback TCP:
   untraced  : weft runs and traces another process; the loop is not traced
 Rounds alternate the configurations (ABAB...) to cancel drift; medians are
 reported. In-kernel time per program run comes from BPF run-time stats
-(kernel.bpf_stats_enabled).
+(kernel.bpf_stats_enabled), switched on only for the traced runs: the stats
+read the clock twice per program run, a cost the other runs should not carry.
 
 Usage: run_capture_bench.py [--rounds N] [--iterations N] [--json FILE]
 """
@@ -59,6 +60,8 @@ def run_loop(iterations, config, backend):
     # Programs loaded by this run's weft are the ones that appear with it
     # (other weft instances on the node would pollute the sums).
     existing = set(weft_progs())
+    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=%d" % (config == "traced")],
+                   check=False)
     if config == "traced":
         weft = start_weft(backend, pid)
     elif config == "untraced":
@@ -91,7 +94,6 @@ def main():
     if os.geteuid() != 0:
         print("capture bench needs root (it loads eBPF programs)")
         return 2
-    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=False)
     results = {}
     for backend in ("socket", "syscall"):
         samples = {"none": [], "traced": [], "untraced": []}

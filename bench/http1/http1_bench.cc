@@ -1,5 +1,8 @@
-// Raw data events -> exchanges -> spans for keep-alive request/response pairs.
-// Reports exchanges per second (items_per_second); never asserts.
+// Raw data events -> exchanges -> spans -> OTLP protobuf bytes for keep-alive
+// request/response pairs. Reports exchanges per second (items_per_second);
+// never asserts. The OTLP stage encodes batches of kOtlpBatch spans, as the
+// batching exporter does; DecodeEvent (ring-buffer record -> DataEvent) and
+// the exporter's network I/O are not included.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
@@ -10,6 +13,7 @@
 
 #include "agent/conn/connection_tracker.h"
 #include "agent/spans/span_builder.h"
+#include "exporters/otlp/otlp_encoder.h"
 
 namespace weft {
 namespace {
@@ -57,13 +61,35 @@ Stream MakeStream(uint64_t conn_id) {
   return s;
 }
 
-void Drive(benchmark::State& state, bool build_spans, int connections) {
+enum class Stage { kExchanges, kSpans, kOtlpBytes };
+
+constexpr size_t kOtlpBatch = 512;
+
+void Drive(benchmark::State& state, Stage stage, int connections) {
   auto resource = std::make_shared<Resource>();
+  resource->service_name = "bench";
   SpanBuildOptions options;
   uint64_t spans = 0;
   size_t attributes = 0;
+  size_t encoded_bytes = 0;
+  std::vector<Span> batch;
+  std::string wire;
+  auto encode_batch = [&] {
+    opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
+    BuildExportRequest(batch, "bench", &request);
+    request.SerializeToString(&wire);
+    encoded_bytes += wire.size();
+    batch.clear();
+  };
   http1::ExchangeSink sink;
-  if (build_spans) {
+  if (stage == Stage::kOtlpBytes) {
+    batch.reserve(kOtlpBatch);
+    sink = [&](const http1::HttpExchange& e) {
+      batch.push_back(BuildHttpSpan(e, options, resource, 1'700'000'000'000'000'000));
+      ++spans;
+      if (batch.size() == kOtlpBatch) encode_batch();
+    };
+  } else if (stage == Stage::kSpans) {
     sink = [&](const http1::HttpExchange& e) {
       Span span = BuildHttpSpan(e, options, resource, 1'700'000'000'000'000'000);
       attributes += span.attributes.size();
@@ -87,19 +113,29 @@ void Drive(benchmark::State& state, bool build_spans, int connections) {
     tracker.OnData(s.response);
     s.response.seq += s.response.total_len;
   }
+  if (!batch.empty()) encode_batch();
   benchmark::DoNotOptimize(attributes);
+  if (stage == Stage::kOtlpBytes && spans > 0) {
+    state.counters["otlp_bytes_per_span"] = static_cast<double>(encoded_bytes) / spans;
+  }
   state.SetItemsProcessed(static_cast<int64_t>(spans));
   state.counters["parse_errors"] = static_cast<double>(tracker.stats().http.parse_errors);
 }
 
-void BM_KeepAliveEventsToExchanges(benchmark::State& state) { Drive(state, false, 1); }
-void BM_KeepAliveEventsToSpans(benchmark::State& state) { Drive(state, true, 1); }
+void BM_KeepAliveEventsToExchanges(benchmark::State& state) {
+  Drive(state, Stage::kExchanges, 1);
+}
+void BM_KeepAliveEventsToSpans(benchmark::State& state) { Drive(state, Stage::kSpans, 1); }
+void BM_KeepAliveEventsToOtlpBytes(benchmark::State& state) {
+  Drive(state, Stage::kOtlpBytes, 1);
+}
 void BM_ManyConnectionsEventsToSpans(benchmark::State& state) {
-  Drive(state, true, static_cast<int>(state.range(0)));
+  Drive(state, Stage::kSpans, static_cast<int>(state.range(0)));
 }
 
 BENCHMARK(BM_KeepAliveEventsToExchanges);
 BENCHMARK(BM_KeepAliveEventsToSpans);
+BENCHMARK(BM_KeepAliveEventsToOtlpBytes);
 BENCHMARK(BM_ManyConnectionsEventsToSpans)->Arg(1000)->Arg(10000);
 
 }  // namespace

@@ -22,7 +22,12 @@ import shop_bench
 
 CAPTURE_BENCH = os.path.join(harness.ROOT, "bench", "capture", "run_capture_bench.py")
 HTTP1_BENCH = os.path.join(harness.BUILD, "bench", "http1", "http1_bench")
-PIPELINE_BENCHMARK = "BM_KeepAliveEventsToSpans"
+# Raw events -> OTLP-encoded bytes when http1_bench has that stage; older
+# builds stop at spans, and the table says so.
+PIPELINE_BENCHMARKS = {
+    "BM_KeepAliveEventsToOtlpBytes": "events -> spans -> OTLP bytes; excludes event decoding",
+    "BM_KeepAliveEventsToSpans": "events -> spans; excludes event decoding and OTLP encoding",
+}
 
 
 def settings():
@@ -194,12 +199,12 @@ def render(r):
                      "%.1f" % (agent["map_memlock_bytes"] / 2**20), "reported", None))
     lines.append(row("7. lost events at nginx saturation (all traced rounds)", "-", "-",
                      "%d of %d" % (agent["lost"], agent["events"]), "0", agent["lost"] == 0))
-    pipe = (r["pipeline"] or {}).get(PIPELINE_BENCHMARK)
+    pipe = next(((name, what) for name, what in PIPELINE_BENCHMARKS.items()
+                 if name in (r["pipeline"] or {})), None)
     if pipe:
-        per_core = pipe["items_per_second"]
-        lines.append(row("8. userspace pipeline, keep-alive exchanges/s per core (events -> "
-                         "spans; excludes event decoding and OTLP encoding)", "-", "-",
-                         "%.0f" % per_core, ">= 500000", per_core >= 500000))
+        per_core = r["pipeline"][pipe[0]]["items_per_second"]
+        lines.append(row("8. userspace pipeline, keep-alive exchanges/s per core (%s)" % pipe[1],
+                         "-", "-", "%.0f" % per_core, ">= 500000", per_core >= 500000))
     else:
         lines.append(row("8. userspace pipeline", "-", "-", "http1_bench not built", ">= 500000",
                          None))
@@ -275,7 +280,6 @@ def main():
         print("bench: %s done in %.0f s" % (name, time.time() - t), file=sys.stderr, flush=True)
         return value
 
-    harness.enable_bpf_stats(True)
     try:
         r["nginx"] = step("nginx (scenarios 1, 2, 4, 6, 7)", lambda: nginx_bench.run(
             s["rounds"], s["saturation_seconds"], s["fixed_rounds"], s["fixed_seconds"]))
