@@ -145,8 +145,19 @@ int RunAgent(const RunOptions& options) {
                                               resource_cache.get(), clock_offset);
   }
 
+  // Processes traced right now: seeded below, grown by fork events, shrunk
+  // by exit events. When the last one exits there is nothing left to trace.
+  std::set<int> traced;
+  bool all_exited = false;
   std::string line;
   auto handler = [&](const Event& event) {
+    if (const auto* process = std::get_if<ProcessEvent>(&event)) {
+      if (process->kind == ProcessEvent::Kind::kFork) {
+        traced.insert(static_cast<int>(process->tgid));
+      } else if (traced.erase(static_cast<int>(process->tgid)) && traced.empty()) {
+        all_exited = true;
+      }
+    }
     if (pipeline) {
       pipeline->OnEvent(event);
       return;
@@ -164,7 +175,6 @@ int RunAgent(const RunOptions& options) {
   // Root first, then its tree: a child forked after the root is in the map is
   // followed by the kernel; a second scan catches children of children that
   // forked while the first scan ran.
-  std::set<int> traced;
   for (int pass = 0; pass < 2; ++pass) {
     for (int pid : ExpandProcessTree(reader, options.pids)) {
       if (traced.count(pid)) continue;
@@ -173,6 +183,9 @@ int RunAgent(const RunOptions& options) {
         return 1;
       }
       traced.insert(pid);
+      // Name it now: a process that dies before its first span is built
+      // would otherwise be unnamed.
+      if (resource_cache) resource_cache->Get(pid);
     }
   }
 
@@ -193,7 +206,7 @@ int RunAgent(const RunOptions& options) {
   uint64_t last_lost = 0;
   uint64_t last_export_problems = 0;
   auto next_export_warning = started;
-  while (!g_stop.load()) {
+  while (!g_stop.load() && !all_exited) {
     auto polled = (*probes)->Poll(50);
     if (!polled.ok()) {
       spdlog::error("{}", std::string(polled.status().message()));
@@ -237,6 +250,7 @@ int RunAgent(const RunOptions& options) {
       }
     }
   }
+  if (all_exited) spdlog::info("every traced process has exited; stopping");
   // Drain what the kernel wrote before the stop, then detach.
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);

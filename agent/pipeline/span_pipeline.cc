@@ -15,14 +15,25 @@ SpanPipeline::SpanPipeline(PipelineOptions options, SpanExporter* exporter,
 
 void SpanPipeline::OnEvent(const Event& event) {
   if (const auto* data = std::get_if<DataEvent>(&event)) {
+    // Name the process while it is alive: a short-lived one (a forked
+    // worker, a crash) may be gone by the time its span is built.
+    if (known_processes_.insert(data->tgid).second) {
+      resources_->Get(static_cast<int>(data->tgid));
+    }
     tracker_.OnData(*data);
   } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
     tracker_.OnClose(*close);
   } else if (const auto* process = std::get_if<ProcessEvent>(&event)) {
-    if (process->kind == ProcessEvent::Kind::kExit) {
+    if (process->kind == ProcessEvent::Kind::kFork) {
+      resources_->Inherit(static_cast<int>(process->tgid), static_cast<int>(process->parent_tgid));
+      known_processes_.insert(process->tgid);
+    } else if (process->kind == ProcessEvent::Kind::kExit) {
       ++stats_.processes_exited;
       tracker_.OnProcessExit(process->tgid, process->timestamp_ns);
+      // OnProcessExit built the spans of its open exchanges, which hold the
+      // resource already: it can go now.
       resources_->Forget(static_cast<int>(process->tgid));
+      known_processes_.erase(process->tgid);
     }
   }
   if (pending_.size() >= options_.export_batch) Flush();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "agent/conn/connection_tracker.h"
 #include "agent/events/event.h"
 #include "agent/resources/resource_cache.h"
@@ -54,6 +55,7 @@ class SpanPipeline {
   int64_t clock_offset_;
   ConnectionTracker tracker_;
   std::vector<Span> pending_;
+  absl::flat_hash_set<uint32_t> known_processes_;  // resources resolved
   PipelineStats stats_;
 };
 

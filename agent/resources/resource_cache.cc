@@ -69,6 +69,33 @@ std::shared_ptr<const Resource> ResourceCache::Get(int tgid) {
   return entry.resource;
 }
 
+void ResourceCache::Inherit(int child_tgid, int parent_tgid) {
+  std::shared_ptr<const Resource> parent = Get(parent_tgid);
+  std::lock_guard lock(mutex_);
+  if (entries_.count(child_tgid)) return;
+  Entry entry = Build(child_tgid);
+  // A zombie still has /proc/PID but no command line: it is gone as well.
+  bool has_command_line = false;
+  for (const Attribute& attribute : entry.resource->attributes) {
+    if (attribute.key == "process.command_line") {
+      const auto* text = std::get_if<std::string>(&attribute.value);
+      has_command_line = text && !text->empty();
+    }
+  }
+  if ((entry.fallback || !has_command_line) && parent) {
+    auto inherited = std::make_shared<Resource>(*parent);
+    for (Attribute& attribute : inherited->attributes) {
+      if (attribute.key == "process.pid") attribute.value = int64_t{child_tgid};
+      if (attribute.key == "process.parent_pid") attribute.value = int64_t{parent_tgid};
+      if (attribute.key == "service.instance.id") {
+        attribute.value = std::get<std::string>(attribute.value) + "/" + std::to_string(child_tgid);
+      }
+    }
+    entry.resource = std::move(inherited);
+  }
+  entries_.emplace(child_tgid, std::move(entry));
+}
+
 void ResourceCache::Forget(int tgid) {
   std::lock_guard lock(mutex_);
   entries_.erase(tgid);

@@ -43,6 +43,12 @@ class ResourceCache {
   // Called when the process exits.
   void Forget(int tgid);
 
+  // A traced process forked child_tgid. The child is named now, while it is
+  // likely alive; if it is already gone (a short-lived forked worker), it
+  // takes its parent's resource with its own process.pid: without exec, a
+  // forked child runs the parent's program.
+  void Inherit(int child_tgid, int parent_tgid);
+
   size_t size() const;
 
  private:
