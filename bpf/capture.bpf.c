@@ -68,6 +68,10 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
       if (pending->conn_id == ev->conn_id) {
         *ctx = pending->ctx;
         decided = 1;
+        /* The send tracepoint fires after the bytes went out, possibly after
+         * a peer on this node already read them: time the event at the start
+         * of the send so a callee's span never starts before its caller's. */
+        ev->header.timestamp_ns = pending->start_ns;
       }
       bpf_map_delete_elem(&pending_sends, &tid);
     }
@@ -267,6 +271,7 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   struct pending_send p = {};
   p.conn_id = conn_id;
   p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+  p.start_ns = bpf_ktime_get_ns();
   if (base && bpf_probe_read_user(head, sizeof(head), base + offset) == 0 &&
       is_http_request_start(head, sizeof(head))) {
     struct weft_tuple t = {};

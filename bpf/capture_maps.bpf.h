@@ -105,6 +105,7 @@ struct {
  * the send's data event (key: tid). */
 struct pending_send {
   __u64 conn_id;
+  __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
   __u32 _pad;
   struct weft_trace_context ctx;
