@@ -421,9 +421,8 @@ KernelReport ProbeKernel() {
   report.attach.push_back(ProbeSkMsg());
   report.attach.push_back(ProbeWriteUser(report.lockdown));
 
-  if (auto priv = RequireTracingPrivileges(); !priv.ok()) {
-    report.problems.push_back(std::string(priv.message()));
-  }
+  auto priv = RequireTracingPrivileges();
+  if (!priv.ok()) report.problems.push_back(std::string(priv.message()));
   auto backend = ChooseBackend(CaptureBackend::kAuto);
   if (!backend.ok()) {
     report.problems.push_back(std::string(backend.status().message()));
@@ -434,11 +433,12 @@ KernelReport ProbeKernel() {
                              : "socket tracepoints missing (Linux < 6.3); syscall tracepoints "
                                "slow every syscall on the node";
     // The chosen backend must also attach, not only exist in BTF.
+    // Without privileges every load fails; the privilege problem says it all.
     const AttachProbe& tp = report.attach[*backend == CaptureBackend::kSocketTracepoints ? 0 : 1];
-    if (!tp.works) {
+    if (priv.ok() && !tp.works) {
       report.problems.push_back(absl::StrCat("cannot attach ", tp.name, ": ", tp.detail));
     }
-    if (!report.attach[6].works) {
+    if (priv.ok() && !report.attach[6].works) {
       report.problems.push_back("ring buffer maps are refused (needs Linux 5.8+)");
     }
   }
