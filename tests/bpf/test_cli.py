@@ -48,6 +48,11 @@ def main():
         f.check(r.returncode == 2 and "CAP_BPF" in r.stderr and "root" in r.stderr,
                 "unprivileged: exit 2 naming CAP_BPF and the fix (%r)" % r.stderr.strip())
         f.check(len(r.stderr.strip().splitlines()) == 1, "unprivileged: one line")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", weftlib.WEFT, "check"],
+                           capture_output=True, text=True, timeout=60)
+        f.check(r.returncode == 2 and "CAP_BPF" in r.stdout and "cannot run here" in r.stdout,
+                "unprivileged weft check: exit 2 naming the missing capabilities")
 
         r = run(["check"])
         out = r.stdout
