@@ -15,6 +15,21 @@ def run(args, **kw):
     return subprocess.run([weftlib.WEFT] + args, capture_output=True, text=True, timeout=60, **kw)
 
 
+def program_ids_held_by(pid):
+    """BPF program ids behind a process's file descriptors (fdinfo prog_id)."""
+    ids = set()
+    fd_dir = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            with open(os.path.join(fd_dir, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
 def weft_program_ids():
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
     progs = json.loads(out.stdout or "[]")
@@ -68,13 +83,12 @@ def main():
         f.check(report["btf"] is True, "check: BTF present")
         f.check("capture backend socket-tracepoints" in out, "check: text names the backend")
 
-        # This weft's programs are the ones that appear with it (other weft
-        # instances may be running on the machine).
-        before = weft_program_ids()
+        # This weft's programs are those its file descriptors hold (other
+        # weft instances may be running on the machine).
         weft = weftlib.Weft(["run", "--pid", str(sleeper.pid), "--events"])
         with weft:
             weft.wait_ready()
-            ours = weft_program_ids() - before
+            ours = program_ids_held_by(weft.proc.pid)
             code, took = weft.stop()
         time.sleep(0.2)
         left = ours & weft_program_ids()
