@@ -74,6 +74,7 @@ enum weft_link_source {
   WEFT_LINK_THREAD = 1,      /* the thread's active SERVER context */
   WEFT_LINK_PEER_SOCKET = 2, /* the traced peer's CLIENT context on this node */
   WEFT_LINK_TRACEPARENT = 3, /* a W3C traceparent header in the request */
+  WEFT_LINK_AMBIGUOUS = 4,   /* the thread interleaves requests: no parent given */
 };
 
 /* Trace context the kernel assigned to the message a data event belongs to.

@@ -42,6 +42,8 @@ std::string_view ToString(LinkSource s) {
       return "peer-socket";
     case LinkSource::kTraceparent:
       return "traceparent";
+    case LinkSource::kAmbiguous:
+      return "ambiguous";
     default:
       return "none";
   }
@@ -77,7 +79,8 @@ TraceContext DecodeContext(const weft_trace_context& c) {
   std::memcpy(out.span_id.data(), c.span_id, 8);
   std::memcpy(out.parent_span_id.data(), c.parent_span_id, 8);
   out.trace_flags = c.trace_flags;
-  out.link_source = c.link_source <= 3 ? static_cast<LinkSource>(c.link_source) : LinkSource::kNone;
+  out.link_source = c.link_source <= WEFT_LINK_AMBIGUOUS ? static_cast<LinkSource>(c.link_source)
+                                                         : LinkSource::kNone;
   out.starts_span = c.starts_span != 0;
   return out;
 }

@@ -17,7 +17,13 @@ namespace weft {
 
 enum class Direction : uint8_t { kEgress = 0, kIngress = 1 };
 enum class Role : uint8_t { kUnknown = 0, kClient = 1, kServer = 2 };
-enum class LinkSource : uint8_t { kNone = 0, kThread = 1, kPeerSocket = 2, kTraceparent = 3 };
+enum class LinkSource : uint8_t {
+  kNone = 0,
+  kThread = 1,
+  kPeerSocket = 2,
+  kTraceparent = 3,
+  kAmbiguous = 4,  // the thread interleaves requests: no parent is given
+};
 
 // Mirrors enum weft_source.
 enum class Source : uint8_t {
