@@ -1,0 +1,65 @@
+"""Issue 7: weft's parent links under concurrent load, for one runtime.
+
+    test_accuracy.py RUNTIME [REQUESTS [CLIENTS]]
+
+Asserts the goals only where weft claims them today:
+  - precision >= 99.9% of the links emitted, for every runtime (a wrong link
+    is worse than a missing one);
+  - recall 100% for python-threaded (thread-per-request);
+  - every front request answered 200 (else the ground truth is not sound).
+Other runtimes print their recall without asserting it.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import accuracy  # noqa: E402
+import runtimes  # noqa: E402
+import scoring  # noqa: E402
+import weftlib  # noqa: E402
+
+PRECISION_GOAL = 0.999
+FULL_RECALL_RUNTIMES = ("python-threaded",)
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in runtimes.RUNTIMES:
+        print("usage: test_accuracy.py {%s} [REQUESTS [CLIENTS]]" % "|".join(runtimes.RUNTIMES))
+        sys.exit(2)
+    runtime = sys.argv[1]
+    requests = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+    clients = int(sys.argv[3]) if len(sys.argv) > 3 else 32
+    weftlib.require_bpf()
+    f = weftlib.Failures()
+    try:
+        m = accuracy.measure(runtime, requests, clients)
+    except runtimes.Unavailable as e:
+        if os.environ.get("WEFT_REQUIRE_BPF") == "1":
+            print("FAIL: %s cannot run: %s (WEFT_REQUIRE_BPF=1 forbids skipping)" % (runtime, e))
+            sys.exit(1)
+        print("SKIP: %s: %s" % (runtime, e))
+        sys.exit(weftlib.SKIP)
+    accuracy.report(m)
+    print("\n".join(scoring.TABLE_HEADER + scoring.table_rows(runtime, m.score)))
+
+    total = m.score.total
+    f.check(not m.failed, "%s: all %d front requests answered 200 (%d failed)" %
+            (runtime, requests, len(m.failed)))
+    f.check(m.weft_exit == 0, "weft exits 0 on SIGTERM (%s)" % m.weft_exit)
+    f.check(total.emitted > 0, "%s: weft emitted parent links (%d)" % (runtime, total.emitted))
+    precision = total.precision or 0.0
+    f.check(precision >= PRECISION_GOAL,
+            "%s: precision %.3f%% >= %.1f%% (%d of %d emitted links correct)" %
+            (runtime, 100 * precision, 100 * PRECISION_GOAL, total.correct, total.emitted))
+    recall = total.recall or 0.0
+    if runtime in FULL_RECALL_RUNTIMES:
+        f.check(total.correct == total.true and total.true > 0,
+                "%s: recall 100%% (%d of %d true links)" % (runtime, total.correct, total.true))
+    else:
+        print("info  %s: recall %.2f%% (%d of %d true links), not asserted today" %
+              (runtime, 100 * recall, total.correct, total.true))
+    f.finish()
+
+
+if __name__ == "__main__":
+    main()
