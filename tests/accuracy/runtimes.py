@@ -53,7 +53,7 @@ def _start(procs, name, args, port):
     return proc
 
 
-def _python_pair(procs, runtime, script, python_module=None):
+def _python_pair(procs, runtime, script, python_module=None, parallel=False):
     if python_module:
         probe = subprocess.run([weftlib.PYTHON, "-c", "import " + python_module],
                                capture_output=True)
@@ -65,7 +65,8 @@ def _python_pair(procs, runtime, script, python_module=None):
     back = _start(procs, runtime + "-back", [weftlib.PYTHON, path, str(back_port)], back_port)
     front = _start(procs, runtime + "-front",
                    [weftlib.PYTHON, path, str(front_port), str(back_port)], front_port)
-    return Deployment([Tier(runtime + "-front", front_port), Tier(runtime + "-back", back_port)],
+    return Deployment([Tier(runtime + "-front", front_port, parallel=parallel),
+                       Tier(runtime + "-back", back_port)],
                       [front.pid, back.pid])
 
 
@@ -97,7 +98,7 @@ def _go_pair(procs):
     back_port, front_port = weftlib.free_port(), weftlib.free_port()
     back = _start(procs, "go-back", [binary, str(back_port)], back_port)
     front = _start(procs, "go-front", [binary, str(front_port), str(back_port)], front_port)
-    return Deployment([Tier("go-front", front_port), Tier("go-back", back_port)],
+    return Deployment([Tier("go-front", front_port, parallel=True), Tier("go-back", back_port)],
                       [front.pid, back.pid])
 
 
@@ -109,7 +110,7 @@ def _node_pair(procs):
     back_port, front_port = weftlib.free_port(), weftlib.free_port()
     back = _start(procs, "node-back", [node, path, str(back_port)], back_port)
     front = _start(procs, "node-front", [node, path, str(front_port), str(back_port)], front_port)
-    return Deployment([Tier("node-front", front_port), Tier("node-back", back_port)],
+    return Deployment([Tier("node-front", front_port, parallel=True), Tier("node-back", back_port)],
                       [front.pid, back.pid])
 
 
@@ -167,7 +168,8 @@ def deploy(runtime, procs):
     if runtime == "python-threaded":
         return _python_pair(procs, runtime, "threaded_flask.py")
     if runtime == "python-asyncio":
-        return _python_pair(procs, runtime, "asyncio_aiohttp.py", python_module="aiohttp")
+        return _python_pair(procs, runtime, "asyncio_aiohttp.py", python_module="aiohttp",
+                            parallel=True)
     if runtime == "thread-pool":
         return _python_pair(procs, runtime, "thread_pool.py")
     if runtime == "go":

@@ -30,7 +30,7 @@ ROOT = "root"
 # The weft.link.source values a correct link of each kind is expected to
 # carry; the first one present in the export gets the kind's true links.
 EXPECTED_SOURCES = {IN_PROCESS: ("thread", "goroutine"), CROSS_PROCESS: ("peer-socket",)}
-SOURCE_ORDER = ("thread", "goroutine", "peer-socket", "traceparent", "none")
+SOURCE_ORDER = ("thread", "goroutine", "peer-socket", "traceparent", "none", "ambiguous")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Tier:
     name: str
     port: int
     proxy: bool = False  # forwards each request as is (nginx), else fans out
+    parallel: bool = False  # honours par=1 (concurrent downstream calls)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Expected:
     key: tuple  # (kind, port, path)
     parent: tuple  # key of the true parent, or None
     relation: str
+    detail: str = ""  # finer group for diagnostics, e.g. "in-process, parallel fan-out"
 
 
 def _server_key(tier, path):
@@ -71,9 +73,13 @@ def expected_spans(front_requests, tiers):
                     children = [(p, depth - 1) for p in request.child_paths()]
                 else:
                     children = []
+                concurrent = caller.parallel and request.parallel and len(children) > 1
+                shape = ("proxied" if caller.proxy else
+                         "parallel fan-out" if concurrent else "sequential calls")
                 for child_path, child_depth in children:
                     client = _client_key(callee, child_path)
-                    out.append(Expected(client, _server_key(caller, path), IN_PROCESS))
+                    out.append(Expected(client, _server_key(caller, path), IN_PROCESS,
+                                        "%s, %s" % (IN_PROCESS, shape)))
                     out.append(Expected(_server_key(callee, child_path), client, CROSS_PROCESS))
                     sent.append((child_path, child_depth))
             arriving = sent
@@ -120,6 +126,7 @@ class Row:
 class Score:
     by_source: dict = field(default_factory=dict)  # weft.link.source -> Row
     by_relation: dict = field(default_factory=dict)  # relation -> Row
+    by_detail: dict = field(default_factory=dict)  # Expected.detail -> Row
     missing_spans: int = 0
     duplicate_spans: int = 0
     unexpected_spans: int = 0
@@ -156,10 +163,14 @@ def score(spans, expected, max_examples=8):
     true_by_relation = {}
     for e in expected:
         expected_keys.add(e.key)
-        relation_row = result.by_relation.setdefault(e.relation, Row())
-        relation_row.spans += 1
+        rows = [result.by_relation.setdefault(e.relation, Row())]
+        if e.detail:
+            rows.append(result.by_detail.setdefault(e.detail, Row()))
+        for row in rows:
+            row.spans += 1
+            if e.parent is not None:
+                row.true += 1
         if e.parent is not None:
-            relation_row.true += 1
             true_by_relation[e.relation] = true_by_relation.get(e.relation, 0) + 1
         span = index.get(e.key)
         if span is None:
@@ -170,12 +181,14 @@ def score(spans, expected, max_examples=8):
         if not span.get("parent_span_id"):
             continue
         source_row.emitted += 1
-        relation_row.emitted += 1
+        for row in rows:
+            row.emitted += 1
         parent = index.get(e.parent) if e.parent is not None else None
         if (parent is not None and span["parent_span_id"] == parent["span_id"] and
                 span["trace_id"] == parent["trace_id"]):
             source_row.correct += 1
-            relation_row.correct += 1
+            for row in rows:
+                row.correct += 1
         elif len(result.wrong_examples) < max_examples:
             result.wrong_examples.append("%s under %s (true parent: %s)" % (
                 _describe(span), _describe(by_id.get(span["parent_span_id"])),
@@ -231,11 +244,12 @@ TABLE_HEADER = ["| runtime | link kind | spans | emitted | correct | true | prec
 def relation_lines(result):
     """Plain-text breakdown by link kind (in-process / cross-process / root)."""
     lines = []
-    for relation in (ROOT, IN_PROCESS, CROSS_PROCESS):
-        row = result.by_relation.get(relation)
+    groups = [(r, result.by_relation.get(r)) for r in (ROOT, IN_PROCESS, CROSS_PROCESS)]
+    groups += sorted(result.by_detail.items())
+    for relation, row in groups:
         if row is None:
             continue
-        lines.append("  %-13s spans %5d  true %5d  emitted %5d  correct %5d  precision %8s  "
+        lines.append("  %-36s spans %5d  true %5d  emitted %5d  correct %5d  precision %8s  "
                      "recall %8s" % (relation, row.spans, row.true, row.emitted, row.correct,
                                      _percent(row.precision), _percent(row.recall)))
     lines.append("  missing spans %d, duplicate keys %d, unexpected spans %d" % (
