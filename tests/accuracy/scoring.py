@@ -130,6 +130,12 @@ class Score:
     missing_spans: int = 0
     duplicate_spans: int = 0
     unexpected_spans: int = 0
+    # Wrong links by what the claimed parent was when the child started:
+    # still open (the thread had read another request that was unanswered:
+    # interleaving), already ended (a stale context), or not exported.
+    wrong_parent_open: int = 0
+    wrong_parent_ended: int = 0
+    wrong_parent_absent: int = 0
     wrong_examples: list = field(default_factory=list)
 
     @property
@@ -189,10 +195,18 @@ def score(spans, expected, max_examples=8):
             source_row.correct += 1
             for row in rows:
                 row.correct += 1
-        elif len(result.wrong_examples) < max_examples:
-            result.wrong_examples.append("%s under %s (true parent: %s)" % (
-                _describe(span), _describe(by_id.get(span["parent_span_id"])),
-                _describe(parent) if e.parent is not None else "none"))
+        else:
+            claimed = by_id.get(span["parent_span_id"])
+            if claimed is None:
+                result.wrong_parent_absent += 1
+            elif claimed["end_unix_nano"] >= span["start_unix_nano"]:
+                result.wrong_parent_open += 1
+            else:
+                result.wrong_parent_ended += 1
+            if len(result.wrong_examples) < max_examples:
+                result.wrong_examples.append("%s under %s (true parent: %s)" % (
+                    _describe(span), _describe(claimed),
+                    _describe(parent) if e.parent is not None else "none"))
     for span in spans:
         if span_key(span) in expected_keys:
             continue
@@ -254,4 +268,8 @@ def relation_lines(result):
                                      _percent(row.precision), _percent(row.recall)))
     lines.append("  missing spans %d, duplicate keys %d, unexpected spans %d" % (
         result.missing_spans, result.duplicate_spans, result.unexpected_spans))
+    lines.append("  wrong links: claimed parent still open at the child's start %d, already "
+                 "ended %d, not exported %d" % (result.wrong_parent_open,
+                                                result.wrong_parent_ended,
+                                                result.wrong_parent_absent))
     return lines
