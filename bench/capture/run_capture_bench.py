@@ -1,5 +1,6 @@
 """Capture cost, per backend, as ratios measured in one run (report only,
-never asserts). A tight loop of 64-byte write+read pairs on loopback TCP:
+never asserts). A tight loop of 64-byte write+read pairs on loopback TCP, timed in CPU
+time of the loop process (steadier than wall time on a shared machine):
   none      : no weft running
   traced    : weft traces the loop process
   untraced  : weft runs and traces another process; the loop is not traced
@@ -70,7 +71,10 @@ def run_loop(iterations, config, backend):
     before = {i: v for i, v in weft_progs().items() if i not in existing}
     loop.stdin.write("go\n")
     loop.stdin.flush()
-    ns = float(loop.stdout.readline().split()[1])
+    fields = loop.stdout.readline().split()
+    # Wall ns, and CPU ns when the loop reports it (user + system of the loop,
+    # probes included, waits for a core excluded).
+    ns = float(fields[2] if len(fields) > 2 else fields[1])
     loop.wait()
     after = weft_progs()
     if weft:
@@ -97,34 +101,43 @@ def main():
     results = {}
     for backend in ("socket", "syscall"):
         samples = {"none": [], "traced": [], "untraced": []}
+        # Each traced or untraced run against the "none" run just before it:
+        # adjacent in time, so drifting load from other tenants cancels.
+        paired = {"traced": [], "untraced": []}
         kernel = {}
         for _ in range(args.rounds):
             for config in ("none", "traced", "none", "untraced"):
                 ns, k = run_loop(args.iterations, config, backend)
                 samples[config].append(ns)
+                if config != "none":
+                    paired[config].append(ns / samples["none"][-1])
                 if config == "traced":
                     for name, (per_run, count) in k.items():
                         kernel.setdefault(name, []).append(per_run)
         med = {c: statistics.median(v) for c, v in samples.items()}
         results[backend] = {
             "ns_per_iteration": med,
-            "traced_ratio": med["traced"] / med["none"],
-            "untraced_ratio": med["untraced"] / med["none"],
+            "traced_ratio": statistics.median(paired["traced"]),
+            "untraced_ratio": statistics.median(paired["untraced"]),
+            "ratio_spread": {c: [min(v), max(v)] for c, v in paired.items()},
             "kernel_ns_per_run": {n: statistics.median(v) for n, v in kernel.items()},
         }
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=0"], check=False)
 
-    print("## Capture cost (64-byte write+read pairs on loopback TCP, median of %d ABAB rounds)"
-          % args.rounds)
+    print("## Capture cost (64-byte write+read pairs on loopback TCP, CPU ns of the loop, median of %d ABAB rounds;"
+          " ratios against the adjacent no-weft run)" % args.rounds)
     print()
     print("machine: %s, %d cores, kernel %s" % (platform.processor() or platform.machine(),
                                                 os.cpu_count(), platform.release()))
     print()
-    print("| backend | untraced loop, no weft (ns/iter) | traced / none | untraced-while-weft / none |")
+    print("| backend | untraced loop, no weft (CPU ns/iter) | traced / none (min-max) "
+          "| untraced-while-weft / none (min-max) |")
     print("|---|---|---|---|")
     for backend, r in results.items():
-        print("| %s | %.0f | %.3f | %.3f |" % (backend, r["ns_per_iteration"]["none"],
-                                              r["traced_ratio"], r["untraced_ratio"]))
+        t, u = r["ratio_spread"]["traced"], r["ratio_spread"]["untraced"]
+        print("| %s | %.0f | %.3f (%.2f-%.2f) | %.3f (%.2f-%.2f) |"
+              % (backend, r["ns_per_iteration"]["none"], r["traced_ratio"], t[0], t[1],
+                 r["untraced_ratio"], u[0], u[1]))
     print()
     print("| backend | program | in-kernel ns per run (traced loop) |")
     print("|---|---|---|")

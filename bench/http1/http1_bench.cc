@@ -122,13 +122,9 @@ void Drive(benchmark::State& state, Stage stage, int connections) {
   state.counters["parse_errors"] = static_cast<double>(tracker.stats().http.parse_errors);
 }
 
-void BM_KeepAliveEventsToExchanges(benchmark::State& state) {
-  Drive(state, Stage::kExchanges, 1);
-}
+void BM_KeepAliveEventsToExchanges(benchmark::State& state) { Drive(state, Stage::kExchanges, 1); }
 void BM_KeepAliveEventsToSpans(benchmark::State& state) { Drive(state, Stage::kSpans, 1); }
-void BM_KeepAliveEventsToOtlpBytes(benchmark::State& state) {
-  Drive(state, Stage::kOtlpBytes, 1);
-}
+void BM_KeepAliveEventsToOtlpBytes(benchmark::State& state) { Drive(state, Stage::kOtlpBytes, 1); }
 void BM_ManyConnectionsEventsToSpans(benchmark::State& state) {
   Drive(state, Stage::kSpans, static_cast<int>(state.range(0)));
 }

@@ -32,6 +32,14 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def paired_ratio(samples, key):
+    """Median over rounds of traced/untraced within each round: the two runs
+    of a round are adjacent in time, so load from other tenants that drifts
+    over tens of seconds cancels better than in a ratio of medians."""
+    pairs = zip(samples["untraced"], samples["traced"])
+    return median([t[key] / u[key] for u, t in pairs if u[key]])
+
+
 def ab_orders(rounds):
     """Alternating configuration order per round (AB, BA, AB, ...): drift
     within a round then falls on each configuration equally often."""

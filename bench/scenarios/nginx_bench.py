@@ -31,17 +31,23 @@ http {{
   uwsgi_temp_path {dir}/uwsgi;
   scgi_temp_path {dir}/scgi;
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{tls};
     root {dir}/www;
   }}
 }}
 """
 
+TLS_SERVER = """ ssl;
+    ssl_certificate {dir}/cert.pem;
+    ssl_certificate_key {dir}/key.pem;
+    ssl_protocols TLSv1.3"""
+
 
 class Nginx:
-    """A throw-away nginx: config, document root and logs in a temp dir."""
+    """A throw-away nginx: config, document root and logs in a temp dir;
+    with tls=True it serves HTTPS (TLS 1.3, self-signed P-256 certificate)."""
 
-    def __init__(self):
+    def __init__(self, tls=False):
         self.dir = tempfile.mkdtemp(prefix="weft-bench-nginx.")
         os.chmod(self.dir, 0o755)  # workers run as nobody
         www = os.path.join(self.dir, "www")
@@ -51,13 +57,20 @@ class Nginx:
             f.write("x" * 1023 + "\n")
         os.chmod(os.path.join(www, "1k.html"), 0o644)
         self.port = harness.free_port()
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                            "/CN=localhost", "-keyout", os.path.join(self.dir, "key.pem"),
+                            "-out", os.path.join(self.dir, "cert.pem")],
+                           check=True, capture_output=True)
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=self.dir, port=self.port))
+            f.write(NGINX_CONF.format(dir=self.dir, port=self.port,
+                                      tls=TLS_SERVER.format(dir=self.dir) if tls else ""))
         self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         harness.wait_for_port(self.port)
-        self.url = "http://127.0.0.1:%d/1k.html" % self.port
+        self.url = "%s://127.0.0.1:%d/1k.html" % ("https" if tls else "http", self.port)
 
     def close(self):
         self.proc.send_signal(signal.SIGQUIT)
@@ -94,7 +107,8 @@ def saturation(nginx, rounds, seconds):
     rps = {c: harness.median([s["rps"] for s in v]) for c, v in samples.items()}
     return {
         "rps": rps,
-        "ratio": rps["traced"] / rps["untraced"],
+        "ratio": harness.paired_ratio(samples, "rps"),
+        "ratio_of_medians": rps["traced"] / rps["untraced"],
         "samples": samples,
         "agent": agent,
     }
@@ -122,8 +136,10 @@ def fixed_rate(nginx, rate, rounds, seconds):
     return {
         "rate": rate,
         "latency": med,
-        "p50_ratio": med["traced"]["p50_us"] / med["untraced"]["p50_us"],
-        "p99_ratio": med["traced"]["p99_us"] / med["untraced"]["p99_us"],
+        "p50_ratio": harness.paired_ratio(samples, "p50_us"),
+        "p99_ratio": harness.paired_ratio(samples, "p99_us"),
+        "p50_ratio_of_medians": med["traced"]["p50_us"] / med["untraced"]["p50_us"],
+        "p99_ratio_of_medians": med["traced"]["p99_us"] / med["untraced"]["p99_us"],
         "samples": samples,
     }
 
@@ -176,6 +192,23 @@ def run(rounds, saturation_seconds, fixed_rounds, fixed_seconds):
         harness.enable_bpf_stats(False)
         nginx.close()
     return {"saturation": sat, "fixed_rate": fixed, "cost_breakdown": breakdown}
+
+
+def run_https(rounds, seconds):
+    """Saturation over HTTPS (keep-alive: one handshake per wrk connection).
+    TLS capture is detected by weft loading programs named weft_ssl_*."""
+    nginx = Nginx(tls=True)
+    try:
+        harness.run_wrk(nginx.url, 1)
+        harness.enable_bpf_stats(True)
+        sat = saturation(nginx, rounds, seconds)
+    finally:
+        harness.enable_bpf_stats(False)
+        nginx.close()
+    ssl_runs = sum(p["runs"] for cost in sat["agent"] for name, p in cost["programs"].items()
+                   if "ssl" in name)
+    sat["tls_programs_ran"] = ssl_runs
+    return sat
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ def run(rounds, seconds, connections=8):
     finally:
         shop.close()
     rps = {c: harness.median([s["rps"] for s in v]) for c, v in samples.items()}
-    return {"rps": rps, "ratio": rps["traced"] / rps["untraced"], "samples": samples,
+    return {"rps": rps, "ratio": harness.paired_ratio(samples, "rps"),
+            "ratio_of_medians": rps["traced"] / rps["untraced"], "samples": samples,
             "agent": agent}
 
 
