@@ -5,6 +5,7 @@ the node are told apart by ids that appear only when this one starts)."""
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -53,6 +54,21 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(pid):
+    """cpu_seconds of `pid` and its direct children (nginx master + worker)."""
+    total = cpu_seconds(pid)
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        for child in f.read().split():
+            total += cpu_seconds(int(child))
+    return total
+
+
+def children_cpu_seconds():
+    """User + system time of this process's waited-for children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def status_kib(pid, key):
@@ -192,11 +208,17 @@ def wait_for_port(port, timeout=20.0):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
-def run_wrk(url, seconds, connections=16, threads=1):
-    """Closed-loop saturation with wrk over keep-alive; returns requests/s."""
+def run_wrk(url, seconds, connections=16, threads=1, server_pid=None):
+    """Closed-loop saturation with wrk over keep-alive; returns requests/s and,
+    with server_pid, the CPU microseconds per request of server + wrk."""
+    cpu0 = children_cpu_seconds() + (tree_cpu_seconds(server_pid) if server_pid else 0)
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, url],
                          capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests": requests, "rps": rate, "non_2xx": int(errors.group(1)) if errors else 0}
+    result = {"requests": requests, "rps": rate, "non_2xx": int(errors.group(1)) if errors else 0}
+    if server_pid:
+        cpu = children_cpu_seconds() + tree_cpu_seconds(server_pid) - cpu0
+        result["cpu_us_per_request"] = cpu * 1e6 / max(requests, 1)
+    return result

@@ -88,13 +88,18 @@ def saturation(nginx, rounds, seconds):
     for order in harness.ab_orders(rounds):
         for config in order:
             if config == "untraced":
-                samples[config].append(harness.run_wrk(nginx.url, seconds))
+                samples[config].append(harness.run_wrk(nginx.url, seconds,
+                                                       server_pid=nginx.proc.pid))
                 continue
             weft = harness.Weft([nginx.proc.pid])
             try:
                 before = weft.snapshot()
-                result = harness.run_wrk(nginx.url, seconds)
+                result = harness.run_wrk(nginx.url, seconds, server_pid=nginx.proc.pid)
                 after = weft.snapshot()
+                # The whole system's CPU per request: nginx and wrk (probes
+                # run in their context) plus the agent.
+                result["cpu_us_per_request"] += (after["cpu_s"] - before["cpu_s"]) * 1e6 / max(
+                    result["requests"], 1)
                 rss = weft.rss_kib()
                 memlock = weft.map_memlock_bytes()
             finally:
@@ -109,6 +114,12 @@ def saturation(nginx, rounds, seconds):
         "rps": rps,
         "ratio": harness.paired_ratio(samples, "rps"),
         "ratio_of_medians": rps["traced"] / rps["untraced"],
+        # Untraced over traced CPU per request: the throughput ratio a
+        # dedicated machine would show, much less sensitive to other load.
+        "cpu_us_per_request": {c: harness.median([s["cpu_us_per_request"] for s in v])
+                               for c, v in samples.items()},
+        "cpu_ratio": harness.median([u["cpu_us_per_request"] / t["cpu_us_per_request"]
+                                     for u, t in zip(samples["untraced"], samples["traced"])]),
         "samples": samples,
         "agent": agent,
     }

@@ -148,6 +148,10 @@ def render(r):
     lines.append(row("1. nginx 1 KiB, wrk saturation (req/s)", "%.0f" % sat["rps"]["untraced"],
                      "%.0f" % sat["rps"]["traced"], "%.3f" % sat["ratio"], ">= 0.85",
                      sat["ratio"] >= 0.85))
+    cpu = sat["cpu_us_per_request"]
+    lines.append(row("1. same, CPU per request of nginx + wrk + weft (us; ratio untraced/traced)",
+                     "%.1f" % cpu["untraced"], "%.1f" % cpu["traced"], "%.3f" % sat["cpu_ratio"],
+                     ">= 0.85", sat["cpu_ratio"] >= 0.85))
     fixed = r["nginx"]["fixed_rate"]
     lat = fixed["latency"]
     lines.append(row("2. nginx at %d req/s (half saturation), p50 (us)" % fixed["rate"],
@@ -161,6 +165,10 @@ def render(r):
         lines.append(row("HTTPS nginx 1 KiB (TLS 1.3), wrk saturation (req/s)",
                          "%.0f" % https["rps"]["untraced"], "%.0f" % https["rps"]["traced"],
                          "%.3f" % https["ratio"], ">= 0.80", https["ratio"] >= 0.80))
+        hc = https["cpu_us_per_request"]
+        lines.append(row("HTTPS, CPU per request of nginx + wrk + weft (us; ratio untraced/traced)",
+                         "%.1f" % hc["untraced"], "%.1f" % hc["traced"],
+                         "%.3f" % https["cpu_ratio"], ">= 0.80", https["cpu_ratio"] >= 0.80))
     else:
         lines.append(row("HTTPS nginx saturation", "-", "-",
                          "not measured: TLS capture not built yet (no weft_ssl_* program ran)",
