@@ -23,6 +23,8 @@
 #define WEFT_TRACEPARENT_SCAN 1024
 /* "traceparent:" + " " + "00-" + 32 + "-" + 16 + "-" + 2 */
 #define WEFT_TRACEPARENT_VALUE_LEN 55
+/* '\n' + "traceparent:" + ' ' + value */
+#define WEFT_TRACEPARENT_MIN_LINE (1 + 12 + 1 + WEFT_TRACEPARENT_VALUE_LEN)
 
 static __always_inline __u64 load_u64(const __u8 *p) {
   __u64 v;
@@ -120,11 +122,16 @@ static int scan_traceparent_word(__u32 i, void *arg) {
   struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
   if (!s) return 1;
   __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
-  if (off + 8 + 12 + WEFT_TRACEPARENT_VALUE_LEN > scan->len) return 1;
+  /* A header needs '\n', the name (12), a space and the value within the
+   * valid bytes. The last header of a request may end a few bytes before the
+   * word's end, so the bound is checked per byte below (the staging area is
+   * twice the capture: the word itself is always readable). */
+  if (off + WEFT_TRACEPARENT_MIN_LINE > scan->len) return 1;
   const __u8 *d = s->data;
   __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
   if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
   for (int j = 0; j < 8; j++) {
+    if (off + j + WEFT_TRACEPARENT_MIN_LINE > scan->len) return 1;
     if (d[off + j] != '\n') continue;
     if (!is_traceparent_name(d + off + j + 1)) continue;
     __u32 v = off + j + 1 + 12;

@@ -254,7 +254,7 @@ int RunAgent(const RunOptions& options) {
   // Drain what the kernel wrote before the stop, then detach.
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);
-  tls.reset();
+  tls->StartDetach();  // slow in the kernel: overlaps the flush below
   probes->reset();
   if (pipeline) {
     pipeline->Flush();
@@ -262,6 +262,7 @@ int RunAgent(const RunOptions& options) {
     exporter->Shutdown(absl::Now() + absl::Milliseconds(1500));
     LogPipelineStats(*pipeline, *exporter);
   }
+  tls.reset();
   std::fflush(stdout);
   return 0;
 }

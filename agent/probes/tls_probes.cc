@@ -39,6 +39,17 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
+TlsProbes::~TlsProbes() {
+  if (!detacher_.joinable()) StartDetach();
+  detacher_.join();
+}
+
+void TlsProbes::StartDetach() {
+  if (detacher_.joinable()) return;
+  detacher_ = std::thread([links = std::move(links_)]() mutable { links.clear(); });
+  links_.clear();
+}
+
 absl::Status TlsProbes::AttachFile(const std::string& path) {
   auto offsets = elf::FunctionFileOffsets(path, SslFunctionNames());
   if (!offsets.ok()) return offsets.status();

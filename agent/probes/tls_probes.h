@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +29,8 @@ class TlsProbes {
  public:
   // `capture` must outlive this object; destroy this first.
   explicit TlsProbes(CaptureProbes& capture) : capture_(capture) {}
+  // Waits for the detach (StartDetach, or here if it was not started).
+  ~TlsProbes();
   TlsProbes(const TlsProbes&) = delete;
   TlsProbes& operator=(const TlsProbes&) = delete;
 
@@ -39,6 +42,12 @@ class TlsProbes {
   void ScanProcess(uint32_t pid);
   // Attaches to one libssl file: `path` as weft can open it.
   absl::Status AttachFile(const std::string& path);
+
+  // Detaches every uprobe on a background thread. The kernel takes tens of
+  // milliseconds per uprobe, one at a time (half a second for one library),
+  // so a stop overlaps it with its other work. The capture object may be
+  // destroyed meanwhile: links keep their programs alive. No Rescan after.
+  void StartDetach();
 
   const TlsProbeStats& stats() const { return stats_; }
 
@@ -52,6 +61,7 @@ class TlsProbes {
   std::set<proc::FileId> seen_files_;
   std::vector<Link> links_;
   TlsProbeStats stats_;
+  std::thread detacher_;
 };
 
 }  // namespace weft

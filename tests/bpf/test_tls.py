@@ -51,6 +51,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(r.status_code, {"order": parts[1], "placed": r.json()})
         if parts[0] == "place":
             return self.reply(200, {"placed": parts[1]})
+        if parts[0] == "blob":
+            return self.reply(200, {"blob": "x" * int(parts[1])})
         return self.reply(404, {})
 
     def log_message(self, *args):
@@ -85,14 +87,14 @@ def make_certificate(directory):
     return cert, key
 
 
-def https_get(port, path, cert, conn=None):
+def https_get(port, path, cert, conn=None, headers=None):
     """GET over HTTPS from the (untraced) test process; returns status."""
     own = conn is None
     if own:
         conn = http.client.HTTPSConnection(
             "127.0.0.1", port, timeout=15, context=ssl.create_default_context(cafile=cert))
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         reply = conn.getresponse()
         reply.read()
         return reply.status
@@ -101,12 +103,16 @@ def https_get(port, path, cert, conn=None):
             conn.close()
 
 
+BACKEND = "socket"
+
+
 def collect(pids, want, action):
     """weft over pids exporting to a fresh OTLP receiver while action()
     runs; returns (weft's exit code, spans received)."""
     rx = e2elib.start_receiver()
     try:
-        weft = e2elib.start_weft(pids, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rx.http_endpoint})
+        weft = e2elib.start_weft(pids, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rx.http_endpoint},
+                                 extra_args=["--backend", BACKEND])
         with weft:
             weft.wait_ready()
             action()
@@ -190,6 +196,37 @@ def check_keepalive(f, pids, front_port, cert, n=20):
             linked += 1
     f.check(linked == n, "keep-alive: every back SERVER /place/i -> CLIENT -> front "
             "SERVER /session/i, same trace, https (%d of %d)" % (linked, n))
+
+
+def check_traceparent_and_large_bodies(f, back_port, back_pid, cert):
+    """A traceparent inside TLS is adopted; a 200 KB response (many TLS
+    records, one truncated capture) keeps keep-alive in sync."""
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    statuses = []
+
+    def run():
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", back_port, timeout=15, context=ssl.create_default_context(cafile=cert))
+        try:
+            statuses.append(https_get(back_port, "/place/tp", cert, conn=conn, headers={
+                "traceparent": "00-%s-%s-01" % (trace_id, parent)}))
+            statuses.append(https_get(back_port, "/blob/200000", cert, conn=conn))
+            statuses.append(https_get(back_port, "/place/after", cert, conn=conn))
+        finally:
+            conn.close()
+
+    code, spans = collect([back_pid], 3, run)
+    f.check(statuses == [200] * 3, "traceparent/large: 3 requests answered 200")
+    by_path = {attr(s, "url.path"): s for s in spans}
+    tp = by_path.get("/place/tp")
+    f.check(tp is not None and tp["trace_id"] == trace_id and tp["parent_span_id"] == parent and
+            attr(tp, "weft.link.source") == "traceparent",
+            "traceparent inside TLS adopted (%s)" % (describe(tp) if tp else None))
+    blob = by_path.get("/blob/200000")
+    size = attr(blob, "http.response.body.size") if blob else None
+    f.check(blob is not None and attr(blob, "http.response.status_code") == 200,
+            "200 KB response over TLS gives its span (body size %s)" % size)
+    f.check("/place/after" in by_path, "the request after the large body gets its span")
 
 
 def check_late_process(f, procs, service_path, cert):
@@ -280,6 +317,8 @@ def check_nginx(f, procs, cert):
 
 
 def main():
+    global BACKEND
+    BACKEND = sys.argv[1] if len(sys.argv) > 1 else "socket"
     weftlib.require_bpf()
     if not shutil.which("openssl"):
         print("SKIP: the openssl command is not installed (scripts/setup installs it)")
@@ -296,6 +335,7 @@ def main():
         service_path = os.path.join(procs.tmpdir.name, "back.py")
         check_chain(f, [front.pid, back.pid], front_port, back_port, cert)
         check_keepalive(f, [front.pid, back.pid], front_port, cert)
+        check_traceparent_and_large_bodies(f, back_port, back.pid, cert)
         check_late_process(f, procs, service_path, cert)
         check_nginx(f, procs, cert)
     f.finish()
