@@ -18,8 +18,8 @@ by the server.port and path of its url.full.
 Precision = correct links / links emitted (a span with a parent_span_id is an
 emitted link; it is correct when that id and the trace id are the true
 parent's); recall = correct links / true links. A span missing from the
-export misses its link; a parent id naming a span that is not in the export
-is wrong.
+export misses its link. A span with a parent whose true parent is missing
+from the export cannot be judged: it leaves both counts (unverifiable).
 """
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -130,6 +130,7 @@ class Score:
     missing_spans: int = 0
     duplicate_spans: int = 0
     unexpected_spans: int = 0
+    unverifiable_links: int = 0  # left out: the child has a parent, the true one is not exported
     # Wrong links by what the claimed parent was when the child started:
     # still open (the thread had read another request that was unanswered:
     # interleaving), already ended (a stale context), or not exported.
@@ -182,6 +183,15 @@ def score(spans, expected, max_examples=8):
         if span is None:
             result.missing_spans += 1
             continue
+        parent = index.get(e.parent) if e.parent is not None else None
+        if e.parent is not None and parent is None and span.get("parent_span_id"):
+            # The true parent was not exported, so its span id is unknown:
+            # this link can be judged neither right nor wrong.
+            result.unverifiable_links += 1
+            for row in rows:
+                row.true -= 1
+            true_by_relation[e.relation] -= 1
+            continue
         source_row = result.by_source.setdefault(link_source(span), Row())
         source_row.spans += 1
         if not span.get("parent_span_id"):
@@ -189,7 +199,6 @@ def score(spans, expected, max_examples=8):
         source_row.emitted += 1
         for row in rows:
             row.emitted += 1
-        parent = index.get(e.parent) if e.parent is not None else None
         if (parent is not None and span["parent_span_id"] == parent["span_id"] and
                 span["trace_id"] == parent["trace_id"]):
             source_row.correct += 1
@@ -266,8 +275,9 @@ def relation_lines(result):
         lines.append("  %-36s spans %5d  true %5d  emitted %5d  correct %5d  precision %8s  "
                      "recall %8s" % (relation, row.spans, row.true, row.emitted, row.correct,
                                      _percent(row.precision), _percent(row.recall)))
-    lines.append("  missing spans %d, duplicate keys %d, unexpected spans %d" % (
-        result.missing_spans, result.duplicate_spans, result.unexpected_spans))
+    lines.append("  missing spans %d, duplicate keys %d, unexpected spans %d, unverifiable "
+                 "links %d" % (result.missing_spans, result.duplicate_spans,
+                               result.unexpected_spans, result.unverifiable_links))
     lines.append("  wrong links: claimed parent still open at the child's start %d, already "
                  "ended %d, not exported %d" % (result.wrong_parent_open,
                                                 result.wrong_parent_ended,
