@@ -147,10 +147,13 @@ __noinline int emit_data(struct io_call *call) {
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }
     if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
-    /* A handshake outside SSL_read / SSL_write starts a TLS connection. */
-    if (is_tls_handshake_start(s->data, captured)) {
+    /* A handshake record as a connection's first bytes, outside SSL_read /
+     * SSL_write: a TLS connection. Only the first bytes: a plaintext body
+     * may contain anything. */
+    if (cs && cs->bytes_sent == 0 && cs->bytes_received == 0 &&
+        is_tls_handshake_start(s->data, captured)) {
       tls = 1;
-      if (cs) cs->tls = 1;
+      cs->tls = 1;
     }
   }
   if (tls) {

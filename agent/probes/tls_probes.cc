@@ -58,8 +58,10 @@ absl::Status TlsProbes::AttachFile(const std::string& path) {
   }
   capture_bpf* skel = capture_.skeleton();
   std::vector<Link> made;
-  for (const auto& [name, offset] : *offsets) {
-    for (bool retprobe : {false, true}) {
+  // Return probes first: a call whose entry is seen must have its return
+  // seen, or the thread's later socket I/O would count as inside the call.
+  for (bool retprobe : {true, false}) {
+    for (const auto& [name, offset] : *offsets) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
       bpf_program* program = retprobe ? skel->progs.weft_ssl_return : EntryProgram(skel, name);
       bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offset, &opts);
