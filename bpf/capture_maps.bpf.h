@@ -84,6 +84,15 @@ struct {
   __type(value, struct thread_context);
 } thread_contexts SEC(".maps");
 
+/* Threads seen interleaving requests (key: tid): they give no thread links.
+ * LRU, so exited threads age out; a reused tid only loses links. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} multiplexing_threads SEC(".maps");
+
 /* CLIENT contexts by the bytes they start, so a traced server on this node
  * can adopt them: (sender, receiver, TCP sequence of the first byte). */
 struct peer_key {

@@ -214,6 +214,16 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   new_span_id(ctx->span_id);
   ctx->starts_span = 1;
 
+  /* A thread that reads a new request while a request on another
+   * connection is still unanswered interleaves requests (an event loop, a
+   * goroutine scheduler thread): its sends cannot be tied to one request, so
+   * it gives no thread links from now on. A missing link beats a wrong one. */
+  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (previous && previous->conn_id != conn_id) {
+    __u8 yes = 1;
+    bpf_map_update_elem(&multiplexing_threads, &tid, &yes, BPF_ANY);
+  }
+
   struct thread_context active = {};
   active.ctx = *ctx;
   active.ctx.starts_span = 0;
@@ -226,7 +236,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
 static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
-  if (active) {
+  int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0;
+  if (active && !multiplexing) {
     __builtin_memcpy(ctx->trace_id, active->ctx.trace_id, 16);
     __builtin_memcpy(ctx->parent_span_id, active->ctx.span_id, 8);
     ctx->trace_flags = active->ctx.trace_flags;
@@ -235,7 +246,7 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
     random_bytes(ctx->trace_id, 16);
     ctx->trace_id[15] |= 1;
     ctx->trace_flags = 1;
-    ctx->link_source = WEFT_LINK_NONE;
+    ctx->link_source = multiplexing ? WEFT_LINK_AMBIGUOUS : WEFT_LINK_NONE;
   }
   new_span_id(ctx->span_id);
   ctx->starts_span = 1;
