@@ -3,8 +3,8 @@
     test_accuracy.py RUNTIME [REQUESTS [CLIENTS]]
 
 Asserts the goals only where weft claims them today:
-  - precision >= 99.9% of the links emitted, for every runtime (a wrong link
-    is worse than a missing one);
+  - precision >= 99.9% of the links emitted, for every runtime, in total and
+    for each link source (a wrong link is worse than a missing one);
   - recall 100% for python-threaded (thread-per-request);
   - every front request answered 200 (else the ground truth is not sound).
 Other runtimes print their recall without asserting it.
@@ -51,6 +51,14 @@ def main():
     f.check(precision >= PRECISION_GOAL,
             "%s: precision %.3f%% >= %.1f%% (%d of %d emitted links correct)" %
             (runtime, 100 * precision, 100 * PRECISION_GOAL, total.correct, total.emitted))
+    # Per link source too: always-right peer-socket links must not hide
+    # wrong thread links in the total.
+    for source, row in sorted(m.score.by_source.items()):
+        if row.emitted:
+            f.check(row.precision >= PRECISION_GOAL,
+                    "%s: %s links precision %.3f%% >= %.1f%% (%d of %d correct)" %
+                    (runtime, source, 100 * row.precision, 100 * PRECISION_GOAL, row.correct,
+                     row.emitted))
     recall = total.recall or 0.0
     if runtime in FULL_RECALL_RUNTIMES:
         f.check(total.correct == total.true and total.true > 0,
