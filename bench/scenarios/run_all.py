@@ -115,7 +115,9 @@ def summarize_agent(costs):
                                                if "seconds" in c]),
         "switches_per_request": harness.median([c["switches_per_request"] for c in costs]),
         "rss_kib": max((c.get("rss_kib", 0) for c in costs), default=0),
-        "map_memlock_bytes": max((c.get("map_memlock_bytes", 0) for c in costs), default=0),
+        # Median: a weft started by someone else at the same moment can add
+        # its programs (and maps) to one round's "new ids".
+        "map_memlock_bytes": harness.median([c.get("map_memlock_bytes", 0) for c in costs]),
         "lost": sum(c.get("lost", 0) for c in costs),
         "events": sum(c.get("events", 0) for c in costs),
         "programs": {n: {k: harness.median(v) for k, v in e.items()}
