@@ -86,6 +86,7 @@ def build_go_service(out_dir):
     env = dict(os.environ, GOCACHE=os.path.join(out_dir, "gocache"),
                GOPATH=os.path.join(out_dir, "gopath"), GO111MODULE="off", GOFLAGS="",
                GOPROXY="off", CGO_ENABLED="0")
+    env.setdefault("HOME", out_dir)  # go wants one for its settings file
     done = subprocess.run([go, "build", "-o", binary, "main.go"], cwd=os.path.join(
         SERVICES, "go_http"), env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
