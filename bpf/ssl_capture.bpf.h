@@ -26,8 +26,7 @@
  * plaintext byte's when linking peers. */
 static __always_inline void assign_tls_context(struct weft_data_event *ev, const __u8 *d,
                                                __u32 captured, __u32 tid,
-                                               const struct ssl_call *call,
-                                               struct conn_state *cs) {
+                                               const struct ssl_call *call, struct conn_state *cs) {
   struct weft_trace_context *ctx = &ev->context;
   /* A read served from OpenSSL's buffer moved no TLS byte: without that
    * sequence number there is no peer-link key, and the request gets none. */

@@ -22,10 +22,10 @@
 
 /* One SSL_read / SSL_write (or _ex) in flight on a thread. */
 struct ssl_call {
-  __u64 ssl;      /* SSL * */
-  __u64 buf;      /* the caller's plaintext buffer */
-  __u64 len_ptr;  /* _ex: size_t * receiving the byte count; 0: the return value */
-  __u64 conn_id;  /* 0 until the call's first socket I/O */
+  __u64 ssl;       /* SSL * */
+  __u64 buf;       /* the caller's plaintext buffer */
+  __u64 len_ptr;   /* _ex: size_t * receiving the byte count; 0: the return value */
+  __u64 conn_id;   /* 0 until the call's first socket I/O */
   __u32 first_seq; /* TCP seq of the first TLS byte moved in the call's direction */
   __u8 direction;  /* enum weft_direction */
   __u8 seq_known;
@@ -60,8 +60,8 @@ struct {
  * the thread is inside an SSL call, the call learns its connection (and
  * publishes its CLIENT context before the bytes leave) and 1 is returned: the
  * bytes are TLS records, not to be reported. */
-static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64 conn_id,
-                                         __u32 seq, __u8 direction) {
+static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64 conn_id, __u32 seq,
+                                         __u8 direction) {
   struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
   if (!c) return 0;
   if (c->conn_id == 0) {

@@ -64,8 +64,8 @@ TEST(FunctionFileOffsets, SystemLibsslHasTheTlsFunctions) {
   for (const char* path : candidates) {
     std::ifstream exists(path);
     if (!exists) continue;
-    auto offsets = FunctionFileOffsets(path, {"SSL_read", "SSL_write", "SSL_read_ex",
-                                              "SSL_write_ex"});
+    auto offsets =
+        FunctionFileOffsets(path, {"SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"});
     ASSERT_TRUE(offsets.ok()) << offsets.status();
     EXPECT_EQ(offsets->size(), 4u);
     return;
