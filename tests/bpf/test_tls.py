@@ -66,6 +66,24 @@ server.socket = context.wrap_socket(server.socket, server_side=True)
 server.serve_forever()
 '''
 
+# The same /place route as a Flask app on werkzeug's server with an
+# ssl_context (the usual way to serve Flask over HTTPS without a proxy).
+FLASK_SERVICE = r'''
+import os, sys
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+@app.get("/place/<order_id>")
+def place(order_id):
+    return jsonify(placed=order_id)
+
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True,
+        ssl_context=(os.environ["TLS_CERT"], os.environ["TLS_KEY"]))
+'''
+
 # Plain Python that never loads libssl itself: it starts the HTTPS service
 # only when told to, long after weft attached.
 LAUNCHER = r'''
@@ -126,7 +144,7 @@ def collect(pids, want, action):
         rx.stop(check=False)
 
 
-def check_chain(f, pids, front_port, back_port, cert):
+def check_chain(f, pids, front_port, back_port, cert, front_name="front", back_name="back"):
     """front SERVER -> front CLIENT -> back SERVER, one trace, all https."""
     status = []
     code, spans = collect(pids, 3,
@@ -134,11 +152,12 @@ def check_chain(f, pids, front_port, back_port, cert):
     f.check(status == [200], "GET https://front/order/42 answered 200 (%s)" % status)
     f.check(code == 0, "weft exits 0")
     f.check(len(spans) == 3, "3 spans exported (%s)" % [describe(s) for s in spans])
-    front = [s for s in spans if resource_service(s) == "front" and s["kind"] == "SERVER"]
-    client = [s for s in spans if resource_service(s) == "front" and s["kind"] == "CLIENT"]
-    back = [s for s in spans if resource_service(s) == "back" and s["kind"] == "SERVER"]
+    front = [s for s in spans if resource_service(s) == front_name and s["kind"] == "SERVER"]
+    client = [s for s in spans if resource_service(s) == front_name and s["kind"] == "CLIENT"]
+    back = [s for s in spans if resource_service(s) == back_name and s["kind"] == "SERVER"]
     if not f.check(len(front) == 1 and len(client) == 1 and len(back) == 1,
-                   "one front SERVER, one front CLIENT, one back SERVER"):
+                   "one %s SERVER, one %s CLIENT, one %s SERVER" %
+                   (front_name, front_name, back_name)):
         return
     front, client, back = front[0], client[0], back[0]
     f.check(len({s["trace_id"] for s in spans}) == 1, "one trace id for all three")
@@ -334,6 +353,13 @@ def main():
             env=dict(env, DOWNSTREAM_URL="https://127.0.0.1:%d" % back_port))
         service_path = os.path.join(procs.tmpdir.name, "back.py")
         check_chain(f, [front.pid, back.pid], front_port, back_port, cert)
+        flask_port, front2_port = weftlib.free_port(), weftlib.free_port()
+        flask_back = procs.start_service("flaskback", FLASK_SERVICE, flask_port, env=env)
+        front2 = procs.start_service(
+            "front2", SERVICE, front2_port,
+            env=dict(env, DOWNSTREAM_URL="https://127.0.0.1:%d" % flask_port))
+        check_chain(f, [front2.pid, flask_back.pid], front2_port, flask_port, cert,
+                    front_name="front2", back_name="flaskback")
         check_keepalive(f, [front.pid, back.pid], front_port, cert)
         check_traceparent_and_large_bodies(f, back_port, back.pid, cert)
         check_late_process(f, procs, service_path, cert)
