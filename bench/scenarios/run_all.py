@@ -141,6 +141,7 @@ def render(r):
     lines.append("machine: %s, %d cores, %.1f GiB, kernel %s, load average at start %s"
                  % (m["cpu"], m["cores"], m["memory_gib"], m["kernel"],
                     " ".join("%.2f" % x for x in m["load_average_at_start"])))
+    lines.append("")
     lines.append("settings: %s" % json.dumps(r["settings"]))
     lines.append("")
     lines.append("| scenario | untraced | traced | ratio / value | target | met? |")
