@@ -486,6 +486,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
+  bpf_map_delete_elem(&multiplexing_processes, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;
 }

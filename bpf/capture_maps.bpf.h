@@ -93,6 +93,15 @@ struct {
   __type(value, __u8);
 } multiplexing_threads SEC(".maps");
 
+/* Processes whose threads are known to interleave requests from the start
+ * (Go: goroutines move between threads), set by userspace (key: tgid). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} multiplexing_processes SEC(".maps");
+
 /* CLIENT contexts by the bytes they start, so a traced server on this node
  * can adopt them: (sender, receiver, TCP sequence of the first byte). */
 struct peer_key {

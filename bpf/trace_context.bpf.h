@@ -236,7 +236,9 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
 static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
-  int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
+                     bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
   if (active && !multiplexing) {
     __builtin_memcpy(ctx->trace_id, active->ctx.trace_id, 16);
     __builtin_memcpy(ctx->parent_span_id, active->ctx.span_id, 8);

@@ -17,6 +17,7 @@
 #include "agent/resources/resource_cache.h"
 #include "exporters/exporter_factory.h"
 #include "spdlog/spdlog.h"
+#include "symbolizer/elf/go_binary.h"
 #include "symbolizer/proc/proc_reader.h"
 
 namespace weft {
@@ -183,6 +184,13 @@ int RunAgent(const RunOptions& options) {
         return 1;
       }
       traced.insert(pid);
+      // Goroutines move between threads: a Go thread's active context may
+      // belong to another goroutine's request, so no thread links there.
+      if (auto go = elf::IsGoBinary("/proc/" + std::to_string(pid) + "/exe"); go.ok() && *go) {
+        if (auto st = (*probes)->MarkMultiplexing(pid); !st.ok()) {
+          spdlog::warn("{}", std::string(st.message()));
+        }
+      }
       // Name it now: a process that dies before its first span is built
       // would otherwise be unnamed.
       if (resource_cache) resource_cache->Get(pid);

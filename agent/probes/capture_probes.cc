@@ -130,8 +130,19 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
   return absl::OkStatus();
 }
 
+absl::Status CaptureProbes::MarkMultiplexing(uint32_t tgid) {
+  uint8_t yes = 1;
+  if (bpf_map__update_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), &yes,
+                           sizeof(yes), BPF_ANY) != 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot mark process ", tgid, " as multiplexing: ", ErrnoText(errno)));
+  }
+  return absl::OkStatus();
+}
+
 void CaptureProbes::UntraceProcess(uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
+  bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
 }
 
 absl::StatusOr<int> CaptureProbes::Poll(int timeout_ms) {

@@ -55,6 +55,9 @@ class CaptureProbes {
 
   // Starts tracing a process (its children are followed by the kernel).
   absl::Status TraceProcess(uint32_t tgid);
+  // Declares that the process's threads interleave requests (e.g. Go, whose
+  // goroutines move between threads): its CLIENT spans get no thread parent.
+  absl::Status MarkMultiplexing(uint32_t tgid);
   // Stops tracing a process.
   void UntraceProcess(uint32_t tgid);
   // Waits up to timeout_ms for records and hands them to the handler.
