@@ -21,6 +21,9 @@
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
 
+/* How long a failed SSL_write's context waits for its retry. */
+#define WEFT_SSL_RETRY_NS (5ULL * 1000 * 1000 * 1000)
+
 /* Context of a plaintext event: the rules of assign_context, with the TCP
  * sequence number of the call's first TLS byte standing in for the first
  * plaintext byte's when linking peers. */
@@ -151,7 +154,19 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
   c.len_ptr = ex ? PT_REGS_PARM4(ctx) : 0;
   c.direction = direction;
   __u64 num = PT_REGS_PARM3(ctx);
-  if (direction == WEFT_DIR_EGRESS && trace_context_enabled && num >= 8) {
+  struct ssl_write_retry *retry = 0;
+  if (direction == WEFT_DIR_EGRESS) retry = bpf_map_lookup_elem(&ssl_write_retries, &c.ssl);
+  if (retry) {
+    /* Younger than a few seconds: the same SSL object is retrying, not a
+     * new one allocated at the same address after an error. */
+    if (bpf_ktime_get_ns() - retry->at_ns < WEFT_SSL_RETRY_NS) {
+      c.ctx = retry->ctx;
+      c.has_ctx = 1;
+      c.published = 1;
+      c.retry_conn = retry->conn_id;
+    }
+    bpf_map_delete_elem(&ssl_write_retries, &c.ssl);
+  } else if (direction == WEFT_DIR_EGRESS && trace_context_enabled && num >= 8) {
     /* Decide the CLIENT context now: the first socket write inside the call
      * publishes it under the first TLS byte, before the bytes leave. */
     __u8 head[8] = {};
@@ -189,11 +204,19 @@ int BPF_KRETPROBE(weft_ssl_return) {
   bpf_map_delete_elem(&ssl_calls, &tid);
   int ret = (int)PT_REGS_RC(ctx);
   __u64 n = 0;
+  if (call.len_ptr ? ret != 1 : ret <= 0) {
+    if (call.direction == WEFT_DIR_EGRESS && call.has_ctx && call.published && call.conn_id) {
+      struct ssl_write_retry retry = {};
+      retry.ctx = call.ctx;
+      retry.conn_id = call.conn_id;
+      retry.at_ns = bpf_ktime_get_ns();
+      bpf_map_update_elem(&ssl_write_retries, &call.ssl, &retry, BPF_ANY);
+    }
+    return 0;
+  }
   if (call.len_ptr) {
-    if (ret != 1) return 0;
     if (bpf_probe_read_user(&n, sizeof(n), (const void *)call.len_ptr)) return 0;
   } else {
-    if (ret <= 0) return 0;
     n = (__u64)ret;
   }
   if (n == 0 || n > 0x7fffffff) return 0;

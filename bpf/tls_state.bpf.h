@@ -31,6 +31,7 @@ struct ssl_call {
   __u8 seq_known;
   __u8 has_ctx;   /* write of a request start: CLIENT context decided at entry */
   __u8 published; /* ... and published under first_seq */
+  __u64 retry_conn; /* a retried write: the connection its context was published on */
   struct weft_tuple tuple;
   struct weft_trace_context ctx;
 };
@@ -41,6 +42,22 @@ struct {
   __type(key, __u32);
   __type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
+
+/* A write that failed after its first records left (non-blocking
+ * WANT_WRITE): OpenSSL's retry with the same buffer continues the same
+ * request, so it keeps the context already published for it (key: SSL *). */
+struct ssl_write_retry {
+  struct weft_trace_context ctx;
+  __u64 conn_id;
+  __u64 at_ns;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct ssl_write_retry);
+} ssl_write_retries SEC(".maps");
 
 /* The connection an SSL object last did I/O on (key: SSL *), for SSL_read
  * calls served from OpenSSL's buffer without touching the socket. */
@@ -75,7 +92,7 @@ static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64
   if (c->conn_id == conn_id && !c->seq_known && direction == c->direction) {
     c->first_seq = seq;
     c->seq_known = 1;
-    if (c->has_ctx && !c->published) {
+    if (c->has_ctx && (!c->published || c->retry_conn != conn_id)) {
       publish_client_context(&c->ctx, &c->tuple, seq);
       c->published = 1;
     }
