@@ -68,7 +68,7 @@ absl::StatusOr<BatchConfig> BatchConfig::FromEnvironment(const EnvLookup& env) {
     absl::string_view example;
   };
   for (const SizeVar& var :
-       {SizeVar{"OTEL_BSP_MAX_QUEUE_SIZE", &config.max_queue_size, "2048"},
+       {SizeVar{"OTEL_BSP_MAX_QUEUE_SIZE", &config.max_queue_size, "65536"},
         SizeVar{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &config.max_export_batch_size, "512"}}) {
     absl::StatusOr<std::optional<int64_t>> n =
         ParseNonNegativeIntEnv(env, var.name, "spans", var.example);
@@ -81,7 +81,7 @@ absl::StatusOr<BatchConfig> BatchConfig::FromEnvironment(const EnvLookup& env) {
 
 absl::Status BatchConfig::Validate() const {
   if (max_queue_size == 0) {
-    return absl::InvalidArgumentError("OTEL_BSP_MAX_QUEUE_SIZE must be at least 1 (default 2048)");
+    return absl::InvalidArgumentError("OTEL_BSP_MAX_QUEUE_SIZE must be at least 1 (default 65536)");
   }
   if (max_export_batch_size == 0) {
     return absl::InvalidArgumentError(

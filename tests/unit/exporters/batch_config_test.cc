@@ -20,7 +20,7 @@ TEST(BatchConfig, SpecDefaults) {
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->schedule_delay, absl::Milliseconds(5000));
   EXPECT_EQ(config->export_timeout, absl::Milliseconds(30000));
-  EXPECT_EQ(config->max_queue_size, 2048u);
+  EXPECT_EQ(config->max_queue_size, 65536u);
   EXPECT_EQ(config->max_export_batch_size, 512u);
 }
 

@@ -29,7 +29,7 @@ TEST(OtlpConfig, DefaultsFollowTheSpec) {
   ASSERT_TRUE(target.ok());
   EXPECT_EQ(target->address, "http://localhost:4318/v1/traces");
   EXPECT_FALSE(target->use_tls);
-  EXPECT_EQ(config->batch().max_queue_size, 2048u);
+  EXPECT_EQ(config->batch().max_queue_size, 65536u);
   EXPECT_FALSE(OtlpConfig::EndpointConfigured(FakeEnv({})));
 }
 
@@ -144,8 +144,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"OTEL_EXPORTER_OTLP_HEADERS", "k=%zz", "percent-encode"},
         BadValue{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector", "only http:// and https://"},
         BadValue{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http:///v1/traces", "no host"},
-        BadValue{"OTEL_BSP_MAX_QUEUE_SIZE", "lots", "OTEL_BSP_MAX_QUEUE_SIZE=2048"},
-        BadValue{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096", "must not exceed"},
+        BadValue{"OTEL_BSP_MAX_QUEUE_SIZE", "lots", "OTEL_BSP_MAX_QUEUE_SIZE=65536"},
+        BadValue{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100000", "must not exceed"},
         BadValue{"OTEL_BSP_SCHEDULE_DELAY", "0", "above 0"}));
 
 TEST(OtlpConfig, HttpEndpointWithoutSchemeIsRejected) {
@@ -167,7 +167,7 @@ TEST(OtlpConfig, SettersValidateLikeTheEnvironment) {
   EXPECT_TRUE(config.gzip());
   EXPECT_FALSE(config.SetHeaders("a").ok());
   BatchConfig batch;
-  batch.max_export_batch_size = 5000;
+  batch.max_export_batch_size = 100000;
   EXPECT_FALSE(config.SetBatch(batch).ok());
   EXPECT_THAT(config.Describe(), HasSubstr("grpc 127.0.0.1:4317 plaintext gzip"));
 }
