@@ -22,7 +22,7 @@ import weftlib  # noqa: E402
 # A stdlib HTTPS service (http.server + ssl, HTTP/1.1 keep-alive); downstream
 # calls go through requests with verify=<the test's certificate>.
 SERVICE = r'''
-import http.server, json, os, ssl, sys
+import http.server, json, os, ssl, sys, time
 import requests
 
 CERT, KEY = os.environ["TLS_CERT"], os.environ["TLS_KEY"]
@@ -51,9 +51,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(r.status_code, {"order": parts[1], "placed": r.json()})
         if parts[0] == "place":
             return self.reply(200, {"placed": parts[1]})
+        if parts[0] == "slowupload":
+            # Read the body slowly, so a non-blocking client's SSL_write
+            # fills the socket and has to be retried (WANT_WRITE).
+            length = int(self.headers["Content-Length"])
+            time.sleep(0.5)
+            got = 0
+            while got < length:
+                chunk = self.rfile.read(min(65536, length - got))
+                if not chunk:
+                    break
+                got += len(chunk)
+            return self.reply(200, {"received": got})
         if parts[0] == "blob":
             return self.reply(200, {"blob": "x" * int(parts[1])})
         return self.reply(404, {})
+
+    do_POST = do_GET
 
     def log_message(self, *args):
         pass
@@ -82,6 +96,38 @@ def place(order_id):
 
 app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True,
         ssl_context=(os.environ["TLS_CERT"], os.environ["TLS_KEY"]))
+'''
+
+# A client on a non-blocking TLS socket: one 4 MB POST, retried on
+# WANT_WRITE until OpenSSL took it all; waits for a trigger file first.
+NONBLOCKING_CLIENT = r'''
+import os, select, socket, ssl, sys, time
+trigger, port, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+context = ssl.create_default_context(cafile=cert)
+while not os.path.exists(trigger):
+    time.sleep(0.05)
+sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                           server_hostname="127.0.0.1")
+sock.setblocking(False)
+body = b"x" * 4000000
+request = (b"POST /slowupload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+           % len(body)) + body
+retries = 0
+while True:
+    try:
+        sock.send(request)  # all or nothing: Python does not enable partial writes
+        break
+    except ssl.SSLWantWriteError:
+        retries += 1
+        select.select([], [sock], [], 5)
+reply = b""
+while b"received" not in reply:
+    select.select([sock], [], [], 5)
+    try:
+        reply += sock.recv(65536)
+    except ssl.SSLWantReadError:
+        pass
+print("retries=%d" % retries, flush=True)
 '''
 
 # Plain Python that never loads libssl itself: it starts the HTTPS service
@@ -248,6 +294,38 @@ def check_traceparent_and_large_bodies(f, back_port, back_pid, cert):
     f.check("/place/after" in by_path, "the request after the large body gets its span")
 
 
+def check_nonblocking_retry(f, procs, back_port, back_pid, cert):
+    """A CLIENT span whose SSL_write was retried after WANT_WRITE is the
+    parent the server adopted (same-node peer link across the retry)."""
+    trigger = os.path.join(procs.tmpdir.name, "start-nonblocking")
+    path = procs.write_script("nbclient", NONBLOCKING_CLIENT)
+    client = procs.start([weftlib.PYTHON, path, trigger, str(back_port), cert],
+                         log_name="nbclient.log")
+    time.sleep(0.5)  # the client has imported ssl (libssl mapped) before weft scans
+
+    def run():
+        open(trigger, "w").close()
+        client.wait(30)
+
+    code, spans = collect([client.pid, back_pid], 2, run)
+    log = procs.log("nbclient.log")
+    retried = "retries=0" not in log and "retries=" in log
+    f.check(retried, "non-blocking client retried SSL_write (%s)" % log.strip())
+    clients = [s for s in spans if s["kind"] == "CLIENT"]
+    servers = [s for s in spans if s["kind"] == "SERVER"]
+    if not f.check(len(clients) == 1 and len(servers) == 1,
+                   "non-blocking: one CLIENT and one SERVER span (%s)" %
+                   [describe(s) for s in spans]):
+        return
+    f.check(servers[0]["parent_span_id"] == clients[0]["span_id"] and
+            servers[0]["trace_id"] == clients[0]["trace_id"] and
+            attr(servers[0], "weft.link.source") == "peer-socket",
+            "non-blocking: SERVER's parent is the retried CLIENT span (peer-socket)")
+    f.check(attr(servers[0], "http.request.body.size") == 4000000,
+            "non-blocking: request body size 4000000 (%s)" %
+            attr(servers[0], "http.request.body.size"))
+
+
 def check_late_process(f, procs, service_path, cert):
     """A traced process that loads no libssl starts an HTTPS service after
     weft is ready: the rescan finds its libssl within a second."""
@@ -362,6 +440,7 @@ def main():
                     front_name="front2", back_name="flaskback")
         check_keepalive(f, [front.pid, back.pid], front_port, cert)
         check_traceparent_and_large_bodies(f, back_port, back.pid, cert)
+        check_nonblocking_retry(f, procs, back_port, back.pid, cert)
         check_late_process(f, procs, service_path, cert)
         check_nginx(f, procs, cert)
     f.finish()
