@@ -176,6 +176,7 @@ CaptureStats CaptureProbes::Stats() const {
   out.size_only = sum(WEFT_STAT_SIZE_ONLY);
   out.read_faults = sum(WEFT_STAT_READ_FAULTS);
   out.conn_table_full = sum(WEFT_STAT_CONN_TABLE_FULL);
+  out.tls_unattributed = sum(WEFT_STAT_TLS_UNATTRIBUTED);
   out.decode_errors = decode_errors_;
   return out;
 }

@@ -38,6 +38,7 @@ struct CaptureStats {
   uint64_t size_only = 0;
   uint64_t read_faults = 0;
   uint64_t conn_table_full = 0;
+  uint64_t tls_unattributed = 0;  // SSL plaintext whose socket was never seen
   // Userspace: records that failed to decode.
   uint64_t decode_errors = 0;
 };
