@@ -237,6 +237,12 @@ int RunAgent(const RunOptions& options) {
     }
     if (now >= next_stats) {
       next_stats = now + std::chrono::seconds(1);
+      // An exit weft could not see (before it started tracing, or a lost
+      // record) must not keep it waiting forever.
+      for (auto it = traced.begin(); it != traced.end();) {
+        it = reader.ProcessExists(*it) ? std::next(it) : traced.erase(it);
+      }
+      if (traced.empty()) all_exited = true;
       CaptureStats s = (*probes)->Stats();
       if (s.lost > last_lost) {
         spdlog::warn("the ring buffer overflowed: {} events lost so far (raise --ring-buffer-mb)",
