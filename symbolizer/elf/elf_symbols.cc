@@ -12,28 +12,10 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "symbolizer/elf/elf_file.h"
 
 namespace weft::elf {
 namespace {
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-struct ElfCloser {
-  void operator()(Elf* elf) const { elf_end(elf); }
-};
-using ElfHandle = std::unique_ptr<Elf, ElfCloser>;
 
 // Virtual address -> file offset through the loadable segment holding it.
 std::optional<uint64_t> VirtualToFileOffset(Elf* elf, uint64_t vaddr) {
@@ -63,21 +45,10 @@ Elf_Scn* FindSymbolTable(Elf* elf, uint32_t type) {
 
 absl::StatusOr<std::map<std::string, uint64_t>> FunctionFileOffsets(
     const std::filesystem::path& path, const std::vector<std::string>& names) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return absl::InternalError("libelf: version mismatch");
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    const int err = errno;
-    std::string message = absl::StrCat("cannot open ", path.string(), ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
-    return absl::UnknownError(message);
-  }
-  ElfHandle elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
-  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) {
-    return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not an ELF file"));
-  }
-  Elf_Scn* table = FindSymbolTable(elf.get(), SHT_DYNSYM);
-  if (table == nullptr) table = FindSymbolTable(elf.get(), SHT_SYMTAB);
+  absl::StatusOr<ElfFile> elf = ElfFile::Open(path);
+  if (!elf.ok()) return elf.status();
+  Elf_Scn* table = FindSymbolTable(elf->get(), SHT_DYNSYM);
+  if (table == nullptr) table = FindSymbolTable(elf->get(), SHT_SYMTAB);
   std::map<std::string, uint64_t> found;
   if (table == nullptr) return found;
 
@@ -93,11 +64,11 @@ absl::StatusOr<std::map<std::string, uint64_t>> FunctionFileOffsets(
         symbol.st_value == 0) {
       continue;
     }
-    const char* name = elf_strptr(elf.get(), header.sh_link, symbol.st_name);
+    const char* name = elf_strptr(elf->get(), header.sh_link, symbol.st_name);
     if (name == nullptr) continue;
     if (std::find(names.begin(), names.end(), name) == names.end()) continue;
     if (found.count(name)) continue;  // several versions of one name: keep the first
-    if (auto offset = VirtualToFileOffset(elf.get(), symbol.st_value)) found[name] = *offset;
+    if (auto offset = VirtualToFileOffset(elf->get(), symbol.st_value)) found[name] = *offset;
   }
   return found;
 }

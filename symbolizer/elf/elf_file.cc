@@ -1,0 +1,59 @@
+#include "symbolizer/elf/elf_file.h"
+
+#include <fcntl.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace weft::elf {
+
+absl::StatusOr<ElfFile> ElfFile::Open(const std::filesystem::path& path) {
+  static const bool libelf_ready = elf_version(EV_CURRENT) != EV_NONE;
+  if (!libelf_ready) return absl::InternalError("libelf: version mismatch");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("cannot open ", path.string(), ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    return absl::UnknownError(message);
+  }
+  ElfFile file(fd, elf_begin(fd, ELF_C_READ_MMAP, nullptr));
+  if (!file.elf_ || elf_kind(file.elf_) != ELF_K_ELF) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not an ELF file"));
+  }
+  return file;
+}
+
+ElfFile::ElfFile(ElfFile&& other) noexcept : fd_(other.fd_), elf_(other.elf_) {
+  other.fd_ = -1;
+  other.elf_ = nullptr;
+}
+
+ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = other.fd_;
+    elf_ = other.elf_;
+    other.fd_ = -1;
+    other.elf_ = nullptr;
+  }
+  return *this;
+}
+
+ElfFile::~ElfFile() { Close(); }
+
+void ElfFile::Close() {
+  if (elf_) elf_end(elf_);
+  if (fd_ >= 0) ::close(fd_);
+  elf_ = nullptr;
+  fd_ = -1;
+}
+
+}  // namespace weft::elf
