@@ -41,6 +41,22 @@ static __always_inline __u64 wakeup_flags(void) {
   return pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/* Writes the staged data event and its `captured` bytes to the ring buffer,
+ * counting it as written or lost. */
+static __always_inline void output_staged_event(struct capture_scratch *s, __u32 captured) {
+  /* An explicit mask the compiler cannot drop, so the verifier sees the
+   * size bounded by the staging area (captured <= WEFT_MAX_CAPTURE already). */
+  __u64 size = captured;
+  asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * WEFT_MAX_CAPTURE - 1));
+  size += sizeof(s->ev);
+  if (bpf_ringbuf_output(&events, s, size, wakeup_flags())) {
+    stat_add(WEFT_STAT_LOST, 1);
+  } else {
+    stat_add(WEFT_STAT_EVENTS, 1);
+    stat_add(WEFT_STAT_BYTES_CAPTURED, captured);
+  }
+}
+
 static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (cs) return cs;
@@ -173,17 +189,7 @@ __noinline int emit_data(struct io_call *call) {
       cs->bytes_received += call->len;
   }
 
-  /* An explicit mask the compiler cannot drop, so the verifier sees the
-   * size bounded by the staging area (captured <= WEFT_MAX_CAPTURE already). */
-  __u64 size = captured;
-  asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * WEFT_MAX_CAPTURE - 1));
-  size += sizeof(*ev);
-  if (bpf_ringbuf_output(&events, s, size, wakeup_flags())) {
-    stat_add(WEFT_STAT_LOST, 1);
-  } else {
-    stat_add(WEFT_STAT_EVENTS, 1);
-    stat_add(WEFT_STAT_BYTES_CAPTURED, captured);
-  }
+  output_staged_event(s, captured);
   return 0;
 }
 

@@ -132,15 +132,7 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
   ev->captured_len = captured;
   if (trace_context_enabled) assign_tls_context(ev, s->data, captured, tid, call, cs);
 
-  __u64 size = captured;
-  asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * WEFT_MAX_CAPTURE - 1));
-  size += sizeof(*ev);
-  if (bpf_ringbuf_output(&events, s, size, wakeup_flags())) {
-    stat_add(WEFT_STAT_LOST, 1);
-  } else {
-    stat_add(WEFT_STAT_EVENTS, 1);
-    stat_add(WEFT_STAT_BYTES_CAPTURED, captured);
-  }
+  output_staged_event(s, captured);
   return 0;
 }
 
