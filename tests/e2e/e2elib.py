@@ -181,6 +181,17 @@ class _WeftWithEnv(weftlib.Weft):
 
 # ---- span helpers ---------------------------------------------------------
 
+def stop_after_spans(f, weft, rx, count=None, timeout=15):
+    """Gives weft up to `timeout` s to export `count` spans (fewer is left for
+    the test's own assertions to report), stops it, and checks it exits 0."""
+    try:
+        rx.wait_for_spans(count=count, timeout=timeout)
+    except TimeoutError:
+        pass
+    code, _ = weft.stop()
+    f.check(code == 0, "weft exits 0")
+
+
 def resource_service(span):
     return span.get("resource", {}).get("service.name")
 

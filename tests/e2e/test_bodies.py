@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 MB = 1 << 20
@@ -59,12 +59,7 @@ def main():
                 conn.close()
                 f.check(len(got) == len(keepalive_paths), "keep-alive requests answered")
                 expected = 4 + 2 + len(keepalive_paths)  # fetch adds a CLIENT and a back SERVER
-                try:
-                    rx.wait_for_spans(count=expected, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=expected, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

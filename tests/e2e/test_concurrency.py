@@ -8,7 +8,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe  # noqa: E402
+from e2elib import attr, describe, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 THREADS = 8
@@ -64,12 +64,7 @@ def main():
                 f.check(all(status == STATUSES[int(p.rsplit("/", 1)[-1]) % len(STATUSES)]
                             for p, (status, _) in sent.items()),
                         "the server answered each path with its status")
-                try:
-                    rx.wait_for_spans(count=total, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=total, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

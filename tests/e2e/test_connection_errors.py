@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 
@@ -45,12 +45,7 @@ def main():
                 f.check(status == 500, "front answered 500 when its call was cut (%d)" % status)
                 f.check(get_unanswered(doomed_port, "/exit"), "doomed exited on GET /exit")
                 doomed.wait(10)
-                try:
-                    rx.wait_for_spans(count=5, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=5, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 
@@ -35,12 +35,7 @@ def main():
                 reply.read()
                 conn.close()
                 f.check(reply.status == 200, "GET http://[::1]/order/9 answered 200")
-                try:
-                    rx.wait_for_spans(count=3, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=3, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

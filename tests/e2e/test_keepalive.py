@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe  # noqa: E402
+from e2elib import attr, describe, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 REQUESTS = 100
@@ -44,12 +44,7 @@ def main():
                         "all %d requests went over one connection (%s)" % (REQUESTS, local_ports))
                 f.check(statuses == [STATUSES[i % len(STATUSES)] for i in range(REQUESTS)],
                         "the server answered each path with its status")
-                try:
-                    rx.wait_for_spans(count=REQUESTS, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=REQUESTS, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 STATUSES = (200, 201, 202, 203, 404, 409)  # keepalive_service.py's /item/<n> answers
@@ -55,12 +55,7 @@ def main():
                                             (front_port, n))[0] == 200,
                             "front /session/%d answered" % n)
                 expected = len(AFTER) + 3 * 3
-                try:
-                    rx.wait_for_spans(count=expected, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=expected, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

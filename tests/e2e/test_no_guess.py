@@ -9,7 +9,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 THREADS = 4
@@ -47,12 +47,7 @@ def main():
                 for t in threads:
                     t.join(60)
                 f.check(statuses == [200] * total, "%d front requests answered 200" % total)
-                try:
-                    rx.wait_for_spans(count=3 * total, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=3 * total, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe  # noqa: E402
+from e2elib import attr, describe, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 STATUSES = (200, 201, 202, 203, 404, 409)  # keepalive_service.py's /item/<n> answers
@@ -58,12 +58,7 @@ def main():
                         got.append(read_response(reader))
                 want = [STATUSES[n % len(STATUSES)] for n in PIPELINED + SEQUENTIAL]
                 f.check(got == want, "the server answered all 8 in order (%s)" % got)
-                try:
-                    rx.wait_for_spans(count=len(want), timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=len(want), timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

@@ -8,7 +8,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 PER_CASE = 5
@@ -76,12 +76,7 @@ def main():
                             "http://127.0.0.1:%d/%s/%d" % (port, name, i))[0])
                 f.check(statuses.count(404) + statuses.count(200) == 3 * PER_CASE,
                         "all requests answered (%s)" % statuses)
-                try:
-                    rx.wait_for_spans(count=3 * PER_CASE, timeout=15)
-                except TimeoutError:
-                    pass
-                code, _ = weft.stop()
-                f.check(code == 0, "weft exits 0")
+                stop_after_spans(f, weft, rx, count=3 * PER_CASE, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)

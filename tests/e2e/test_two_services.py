@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
-from e2elib import attr, describe, resource_service  # noqa: E402
+from e2elib import attr, describe, resource_service, stop_after_spans  # noqa: E402
 import weftlib  # noqa: E402
 
 USER_AGENT = "weft-e2e-client/1.0"
@@ -44,12 +44,7 @@ def check_otlp(f, front_port, back_port, pids):
             weft.wait_ready()
             status, client_port = order(front_port, 42)
             f.check(status == 200, "GET /order/42 answered 200 (%d)" % status)
-            try:
-                rx.wait_for_spans(count=3, timeout=15)
-            except TimeoutError:
-                pass
-            code, _ = weft.stop()
-            f.check(code == 0, "weft exits 0")
+            stop_after_spans(f, weft, rx, count=3, timeout=15)
         spans = rx.spans()
     finally:
         rx.stop(check=False)
