@@ -26,7 +26,6 @@ void SpanPipeline::OnEvent(const Event& event) {
   } else if (const auto* process = std::get_if<ProcessEvent>(&event)) {
     if (process->kind == ProcessEvent::Kind::kFork) {
       resources_->Inherit(static_cast<int>(process->tgid), static_cast<int>(process->parent_tgid));
-      known_processes_.insert(process->tgid);
     } else if (process->kind == ProcessEvent::Kind::kExit) {
       ++stats_.processes_exited;
       tracker_.OnProcessExit(process->tgid, process->timestamp_ns);

@@ -22,13 +22,36 @@ ResourceCache::ResourceCache(ProcessSource source, AgentResourceConfig config,
                              std::chrono::steady_clock::duration recheck_interval)
     : source_(std::move(source)), config_(std::move(config)), recheck_interval_(recheck_interval) {}
 
+// A process that is gone and was forked by a traced parent ran the parent's
+// program (unless it exec'd, which weft cannot tell any more): it takes the
+// parent's resource with its own pid. Otherwise, the fallback resource.
+std::shared_ptr<const Resource> ResourceCache::InheritedOrFallback(int tgid) {
+  auto parent_tgid = parents_.find(tgid);
+  if (parent_tgid == parents_.end()) return BuildFallbackResource(tgid, config_);
+  auto parent = entries_.find(parent_tgid->second);
+  if (parent == entries_.end() || parent->second.fallback) {
+    return BuildFallbackResource(tgid, config_);
+  }
+  auto inherited = std::make_shared<Resource>(*parent->second.resource);
+  for (Attribute& attribute : inherited->attributes) {
+    if (attribute.key == "process.pid") attribute.value = int64_t{tgid};
+    if (attribute.key == "process.parent_pid") attribute.value = int64_t{parent_tgid->second};
+    if (attribute.key == "service.instance.id") {
+      attribute.value = std::get<std::string>(attribute.value) + "/" + std::to_string(tgid);
+    }
+  }
+  return inherited;
+}
+
 ResourceCache::Entry ResourceCache::Build(int tgid) {
   Entry entry;
   entry.checked_at = std::chrono::steady_clock::now();
   absl::StatusOr<proc::ProcessInfo> process = source_.read_process(tgid);
-  if (!process.ok()) {
-    spdlog::debug("resource for pid {}: {}", tgid, process.status().ToString());
-    entry.resource = BuildFallbackResource(tgid, config_);
+  // A zombie still has /proc/PID but no command line: it is gone as well.
+  if (!process.ok() || process->cmdline.empty()) {
+    spdlog::debug("resource for pid {}: {}", tgid,
+                  process.ok() ? "no command line" : process.status().ToString());
+    entry.resource = InheritedOrFallback(tgid);
     entry.fallback = true;
     return entry;
   }
@@ -70,35 +93,21 @@ std::shared_ptr<const Resource> ResourceCache::Get(int tgid) {
 }
 
 void ResourceCache::Inherit(int child_tgid, int parent_tgid) {
-  std::shared_ptr<const Resource> parent = Get(parent_tgid);
+  Get(parent_tgid);  // named while it is surely alive
   std::lock_guard lock(mutex_);
-  if (entries_.count(child_tgid)) return;
-  Entry entry = Build(child_tgid);
-  // A zombie still has /proc/PID but no command line: it is gone as well.
-  bool has_command_line = false;
-  for (const Attribute& attribute : entry.resource->attributes) {
-    if (attribute.key == "process.command_line") {
-      const auto* text = std::get_if<std::string>(&attribute.value);
-      has_command_line = text && !text->empty();
-    }
+  parents_[child_tgid] = parent_tgid;
+  // A child that is still alive is named at its first event, after any
+  // exec; naming it now could catch it between fork and exec. One that is
+  // already gone is named now, from its parent (see Build).
+  if (!entries_.count(child_tgid) && !source_.read_start_time(child_tgid).ok()) {
+    entries_.emplace(child_tgid, Build(child_tgid));
   }
-  if ((entry.fallback || !has_command_line) && parent) {
-    auto inherited = std::make_shared<Resource>(*parent);
-    for (Attribute& attribute : inherited->attributes) {
-      if (attribute.key == "process.pid") attribute.value = int64_t{child_tgid};
-      if (attribute.key == "process.parent_pid") attribute.value = int64_t{parent_tgid};
-      if (attribute.key == "service.instance.id") {
-        attribute.value = std::get<std::string>(attribute.value) + "/" + std::to_string(child_tgid);
-      }
-    }
-    entry.resource = std::move(inherited);
-  }
-  entries_.emplace(child_tgid, std::move(entry));
 }
 
 void ResourceCache::Forget(int tgid) {
   std::lock_guard lock(mutex_);
   entries_.erase(tgid);
+  parents_.erase(tgid);
 }
 
 size_t ResourceCache::size() const {

@@ -43,10 +43,10 @@ class ResourceCache {
   // Called when the process exits.
   void Forget(int tgid);
 
-  // A traced process forked child_tgid. The child is named now, while it is
-  // likely alive; if it is already gone (a short-lived forked worker), it
-  // takes its parent's resource with its own process.pid: without exec, a
-  // forked child runs the parent's program.
+  // A traced process forked child_tgid. If the child is gone by the time
+  // weft learns of it (a short-lived forked worker), or whenever it cannot be
+  // read later, it takes its parent's resource with its own process.pid:
+  // without exec, a forked child runs the parent's program.
   void Inherit(int child_tgid, int parent_tgid);
 
   size_t size() const;
@@ -60,12 +60,14 @@ class ResourceCache {
   };
 
   Entry Build(int tgid);
+  std::shared_ptr<const Resource> InheritedOrFallback(int tgid);
 
   ProcessSource source_;
   AgentResourceConfig config_;
   std::chrono::steady_clock::duration recheck_interval_;
   mutable std::mutex mutex_;
   std::unordered_map<int, Entry> entries_;
+  std::unordered_map<int, int> parents_;  // forked child -> traced parent
 };
 
 }  // namespace weft::resources
