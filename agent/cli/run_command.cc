@@ -99,6 +99,13 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
   ExporterStats e = exporter.stats();
   spdlog::info("spans: {} built ({} server, {} client) from {} exchanges; {} connections seen",
                p.spans, p.server_spans, p.client_spans, p.exchanges, t.connections_opened);
+  const auto& h = p.handoff;
+  if (h.orphan_calls) {
+    spdlog::info(
+        "handoff: {} pool-thread calls, {} linked to the request their thread answered, {} "
+        "exported unlinked ({} released early: too many held); {} spans delayed",
+        h.orphan_calls, h.linked, h.released, h.held_overflows, h.spans_delayed);
+  }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
                e.last_error.empty() ? "" : "; last error: " + e.last_error);
