@@ -23,7 +23,8 @@
 #define WEFT_LENGTH_DIGITS 15
 
 struct head_scan {
-  __u32 len;              /* valid bytes in the staging area */
+  const __u8 *d;          /* the staging area */
+  __u32 len;              /* valid bytes in it */
   __s32 end;              /* offset just past "\r\n\r\n", or -1 */
   __s32 length_at;        /* offset of the Content-Length value, or -1 */
   __u8 transfer_encoding; /* a Transfer-Encoding header: framing is in the body */
@@ -57,12 +58,9 @@ static __always_inline __s64 parse_content_length(const __u8 *d, __u32 pos, __u3
  * framing. */
 static int scan_head_word(__u32 i, void *arg) {
   struct head_scan *scan = arg;
-  __u32 zero = 0;
-  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-  if (!s) return 1;
   __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
   if (off >= scan->len) return 1;
-  const __u8 *d = s->data;
+  const __u8 *d = scan->d;
   __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
   if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
   for (int j = 0; j < 8; j++) {
@@ -92,8 +90,9 @@ static int scan_head_word(__u32 i, void *arg) {
 }
 
 /* Looks at the first `len` staged bytes of a message start. */
-static __always_inline void scan_http_head(__u32 len, struct head_scan *scan) {
+static __always_inline void scan_http_head(const __u8 *d, __u32 len, struct head_scan *scan) {
   __builtin_memset(scan, 0, sizeof(*scan));
+  scan->d = d;
   scan->len = len;
   scan->end = -1;
   scan->length_at = -1;
@@ -106,14 +105,14 @@ static __always_inline void scan_http_head(__u32 len, struct head_scan *scan) {
  * again for every path of the caller. */
 __noinline __u32 head_only_capture(__u32 staged, __u32 total, __u64 *body_left) {
   if (!body_left) return 0;
-  struct head_scan scan;
-  scan_http_head(staged, &scan);
-  if (scan.end <= 0 || scan.transfer_encoding || scan.length_at < 0) return 0;
-  __u32 head = (__u32)scan.end;
-  if (head > staged || head > total) return 0;
   __u32 zero = 0;
   struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
   if (!s) return 0;
+  struct head_scan scan;
+  scan_http_head(s->data, staged, &scan);
+  if (scan.end <= 0 || scan.transfer_encoding || scan.length_at < 0) return 0;
+  __u32 head = (__u32)scan.end;
+  if (head > staged || head > total) return 0;
   __s64 length = parse_content_length(s->data, (__u32)scan.length_at, head);
   if (length < 0) return 0;
   __u64 body_here = total - head;
