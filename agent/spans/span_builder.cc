@@ -124,7 +124,9 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   span.resource = std::move(resource);
 
   Attributes& attrs = span.attributes;
-  attrs.reserve(20);
+  // 18 attributes (1008 bytes) stay within glibc's per-thread cache of small
+  // blocks (tcache, up to 1032 bytes); only rare spans need all 19.
+  attrs.reserve(18);
   std::string_view method = http_method_str(static_cast<http_method>(request.method));
   bool known_method = IsWellKnownMethod(method);
   Add(attrs, "http.request.method", known_method ? method : std::string_view("_OTHER"));
