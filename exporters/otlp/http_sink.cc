@@ -71,7 +71,10 @@ absl::StatusOr<std::unique_ptr<OtlpHttpSink>> OtlpHttpSink::Create(const OtlpCon
 }
 
 OtlpHttpSink::OtlpHttpSink(const OtlpConfig& config, std::string url)
-    : config_(config), url_(std::move(url)), curl_(curl_easy_init()), retry_(config.retry()),
+    : config_(config),
+      url_(std::move(url)),
+      curl_(curl_easy_init()),
+      retry_(config.retry()),
       encoder_(std::string(config.scope_version())) {
   curl_slist* list = nullptr;
   list = curl_slist_append(list, "Content-Type: application/x-protobuf");

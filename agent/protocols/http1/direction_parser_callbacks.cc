@@ -63,10 +63,10 @@ DirectionParser::Capture DirectionParser::ClassifyField() const {
     }
     case 11:
       return EqualsLowered({field_.data(), 11}, "traceparent") ? Capture::kTraceparent
-                                                                : Capture::kNone;
+                                                               : Capture::kNone;
     case 12:
       return EqualsLowered({field_.data(), 12}, "content-type") ? Capture::kContentType
-                                                                 : Capture::kNone;
+                                                                : Capture::kNone;
     default:
       return Capture::kNone;
   }

@@ -189,9 +189,7 @@ TEST(OtlpWire, ReusedEncoderGivesTheSameBytes) {
   EXPECT_EQ(request.resource_spans(0).scope_spans(0).scope().version(), "");
 }
 
-TEST(OtlpWire, EmptyBatchIsAnEmptyRequest) {
-  EXPECT_EQ(EncodeExportRequest({}, "1"), "");
-}
+TEST(OtlpWire, EmptyBatchIsAnEmptyRequest) { EXPECT_EQ(EncodeExportRequest({}, "1"), ""); }
 
 }  // namespace
 }  // namespace weft
