@@ -61,6 +61,8 @@ struct conn_state {
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
+  __u32 bytes_pushed;            /* header bytes propagation inserted so far (egress) */
+  __u32 _pad2;
 };
 
 struct {
@@ -125,7 +127,7 @@ struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
-  __u32 _pad;
+  __u32 pushed; /* bytes the sk_msg program inserted into this send */
   struct weft_trace_context ctx;
 };
 
