@@ -200,17 +200,22 @@ static __always_inline void format_traceparent_line(__u8 *line,
   line[69] = '\n';
 }
 
-/* Inserts the line at `at`; 0 on success. On failure the message is as the
- * sender wrote it. */
+/* Inserts the line at `at` (inside the first scatterlist element); 0 on
+ * success. On failure the message is as the sender wrote it. */
 static __always_inline int insert_traceparent(struct sk_msg_md *msg, __u32 at, const __u8 *line) {
   if (bpf_msg_push_data(msg, at, WEFT_TRACEPARENT_LINE_LEN, 0)) return -1;
-  /* The pushed bytes are a fresh scatterlist element; make them the
-   * (data, data_end) window. */
-  if (bpf_msg_pull_data(msg, at, at + WEFT_TRACEPARENT_LINE_LEN, 0)) goto undo;
+  /* The pushed bytes are a scatterlist element of their own, and TCP sends
+   * each element with its own tcp_sendmsg_locked call without MSG_MORE: the
+   * request line would leave alone and, under Nagle, the rest would wait for
+   * the peer's (delayed) ACK. Pulling the request line, the line and the
+   * byte after it merges the three elements into one. */
+  __u32 merged_end = at + WEFT_TRACEPARENT_LINE_LEN + 1;
+  if (bpf_msg_pull_data(msg, 0, merged_end, 0)) goto undo;
   __u8 *data = msg->data;
   __u8 *end = msg->data_end;
-  if (data + WEFT_TRACEPARENT_LINE_LEN > end) goto undo;
-  __builtin_memcpy(data, line, WEFT_TRACEPARENT_LINE_LEN);
+  __u8 *dst = data + (at & (WEFT_PROPAGATE_HEADER_BOUND - 1));
+  if (dst + WEFT_TRACEPARENT_LINE_LEN > end) goto undo;
+  __builtin_memcpy(dst, line, WEFT_TRACEPARENT_LINE_LEN);
   return 0;
 undo:
   bpf_msg_pop_data(msg, at, WEFT_TRACEPARENT_LINE_LEN, 0);

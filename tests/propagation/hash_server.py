@@ -2,7 +2,8 @@
 """Node B's service for the propagation test: a raw HTTP/1.1 server (keep-alive,
 Content-Length bodies) that answers every request with what it received,
 byte for byte: the SHA-256 and length of the whole request, of its body, and
-the header block as text. No tracing code.
+the header block as text, and how many reads the header block took. No
+tracing code.
 
     hashsrv.py HOST PORT
 """
@@ -25,11 +26,13 @@ def serve(conn):
     buf = b""
     with conn:
         while True:
+            head_reads = 0
             while b"\r\n\r\n" not in buf:
                 chunk = conn.recv(65536)
                 if not chunk:
                     return
                 buf += chunk
+                head_reads += 1
             head_end = buf.index(b"\r\n\r\n") + 4
             head = buf[:head_end]
             total = head_end + content_length(head)
@@ -45,6 +48,7 @@ def serve(conn):
                 "body_sha256": hashlib.sha256(raw[head_end:]).hexdigest(),
                 "body_len": total - head_end,
                 "head": head.decode("latin-1"),
+                "head_reads": head_reads,  # 1: the header block came in one piece
             }).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
