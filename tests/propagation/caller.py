@@ -8,7 +8,8 @@ Modes: get (one request, one send), post (1 MiB body written in 64 KiB
 pieces after the headers), keepalive (3 requests on one connection),
 has_tp (the request already carries a traceparent), requests (the requests
 library), nginx (a GET whose answer is nginx's "$http_traceparent|$request_length"),
-fionread (FIONREAD on a socket in weft's sockhash, against what recv returns).
+fionread (FIONREAD on a socket in weft's sockhash, against what recv returns),
+hold (a GET whose connection stays open 3 s after the answer).
 
     caller.py HOST PORT
 """
@@ -20,6 +21,7 @@ import socket
 import struct
 import sys
 import termios
+import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +73,15 @@ def call(mode, target):
     if mode == "requests":
         reply = requests.get("http://%s/requests" % target, timeout=10)
         return [{"answer": reply.json()}]
+    if mode == "hold":
+        # One request, then the connection stays open for 3 s: the test looks
+        # at the sockhash while it is open and after it closed.
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        head = request_head(b"GET", b"/hold", target, close=False)
+        sock.sendall(head)
+        answer = json.loads(read_response(sock)[0])
+        threading.Timer(3.0, sock.close).start()
+        return [record(head, b"", answer)]
     out = []
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         if mode in ("get", "nginx"):

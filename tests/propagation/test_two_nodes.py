@@ -93,18 +93,18 @@ def curl(nodes, ns, url, data_file=None):
 
 
 def sockhash_entries(weft_pid):
-    """Sockets in the sockhash the given weft owns, via bpftool; None if unknown."""
-    try:
-        maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
-                                         timeout=10).stdout)
-    except (ValueError, OSError, subprocess.TimeoutExpired):
-        return None
-    for m in maps:
-        if m.get("type") != "sockhash" or not m.get("name", "").startswith("propagate_sock"):
+    """Sockets in the sockhash the given weft holds (found through its fds'
+    fdinfo, map_type 18 = sockhash), via bpftool; None if unknown."""
+    fd_dir = "/proc/%d/fdinfo" % weft_pid
+    for name in os.listdir(fd_dir):
+        try:
+            with open(os.path.join(fd_dir, name)) as info:
+                fields = dict(line.rstrip("\n").split(":\t", 1) for line in info if ":\t" in line)
+        except OSError:
             continue
-        if not any(p.get("pid") == weft_pid for p in m.get("pids", [])):
+        if fields.get("map_type") != "18":
             continue
-        dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", fields["map_id"]],
                               capture_output=True, timeout=10)
         try:
             return len(json.loads(dump.stdout))
@@ -206,7 +206,9 @@ def main():
                     results[mode] = json.loads(text) if text.startswith("[") else text
                 text = curl(nodes, nodes.a, base + "nginx?target=%s:%d" % (b, echo_port))
                 results["nginx_server"] = json.loads(text) if text.startswith("[") else text
-                time.sleep(0.5)
+                curl(nodes, nodes.a, base + "hold?target=%s:%d" % (b, hash_port))
+                results["sockhash_while_open"] = sockhash_entries(weft_a.proc.pid)
+                time.sleep(3.5)  # the held connection closes after 3 s
                 results["sockhash_after_close"] = sockhash_entries(weft_a.proc.pid)
 
                 body_file = os.path.join(procs.tmpdir.name, "body.bin")
@@ -229,7 +231,7 @@ def main():
         rx.stop(check=False)
 
     for mode, value in results.items():
-        if not isinstance(value, (list, dict)) and mode != "sockhash_after_close":
+        if not isinstance(value, (list, dict)) and not mode.startswith("sockhash"):
             f.check(False, "%s answered JSON (%r)" % (mode, value[:300] if value else value))
     ids = {}
     if isinstance(results.get("get"), list):
@@ -286,10 +288,11 @@ def main():
             f.check(len(parent) == 1 and parent[0]["kind"] == "SERVER" and
                     resource_service(parent[0]) == "caller",
                     "%s: A's CLIENT span is the child of A's SERVER span" % what)
-    count = results.get("sockhash_after_close")
-    if count is None:
+    held, count = results.get("sockhash_while_open"), results.get("sockhash_after_close")
+    if held is None or count is None:
         print("NOTE: could not read the sockhash with bpftool; close check skipped")
     else:
+        f.check(held == 1, "the one open client connection is in weft A's sockhash (%s)" % held)
         f.check(count == 0, "no socket is left in weft A's sockhash after they closed (%s)" % count)
     m = re.search(r"propagation: (\d+) requests given a traceparent", stderr_a)
     if m:
