@@ -68,7 +68,7 @@ struct propagate_send {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
+  __uint(max_entries, 16384); /* sends in flight, one per sending thread */
   __type(key, __u32);
   __type(value, struct propagate_send);
 } propagate_sends SEC(".maps");

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -15,9 +15,9 @@
 #include "agent/events/event_json.h"
 #include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/kernel_fs.h"
-#include "bpf/propagate.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
+#include "bpf/propagate.h"
 #include "exporters/exporter_factory.h"
 #include "spdlog/spdlog.h"
 #include "symbolizer/elf/go_binary.h"
@@ -99,11 +99,12 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
 }
 
 void LogPropagationStats(const PropagationStats& s) {
-  spdlog::info("propagation: {} requests given a traceparent; left alone: {} already had one, {} "
-               "header block not in the first send or over {} bytes, {} not HTTP/1.x, {} out of "
-               "kernel memory; {} sockets entered the sockhash ({} refused)",
-               s.injected, s.has_traceparent, s.headers_incomplete, WEFT_PROPAGATE_HEADER_BOUND,
-               s.not_http1, s.push_failed, s.sockets_added, s.sockhash_full);
+  spdlog::info(
+      "propagation: {} requests given a traceparent; left alone: {} already had one, {} "
+      "header block not in the first send or over {} bytes, {} not HTTP/1.x, {} out of "
+      "kernel memory; {} sockets entered the sockhash ({} refused)",
+      s.injected, s.has_traceparent, s.headers_incomplete, WEFT_PROPAGATE_HEADER_BOUND, s.not_http1,
+      s.push_failed, s.sockets_added, s.sockhash_full);
 }
 
 }  // namespace
@@ -232,9 +233,10 @@ int RunAgent(const RunOptions& run_options) {
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   if (const auto* propagation = (*probes)->propagation()) {
-    spdlog::info("propagation: inserting traceparent into outgoing HTTP/1.x requests of traced "
-                 "processes (sockops on {}, sk_msg on weft's sockhash)",
-                 propagation->cgroup_path());
+    spdlog::info(
+        "propagation: inserting traceparent into outgoing HTTP/1.x requests of traced "
+        "processes (sockops on {}, sk_msg on weft's sockhash)",
+        propagation->cgroup_path());
   }
   std::fprintf(stderr, "weft ready: tracing %zu processes (%s), backend %s\n", traced.size(),
                absl::StrJoin(traced, ",").c_str(),

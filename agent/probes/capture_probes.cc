@@ -91,6 +91,12 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
             : "--propagate=headers needs trace context (drop --no-trace-context)");
   }
   skel->rodata->propagate_headers = options.propagate_headers ? 1 : 0;
+  if (!options.propagate_headers) {
+    // The maps are in the object either way: keep them tiny when unused.
+    bpf_map__set_max_entries(skel->maps.propagate_sockets, 1);
+    bpf_map__set_max_entries(skel->maps.propagate_connects, 1);
+    bpf_map__set_max_entries(skel->maps.propagate_sends, 1);
+  }
   bpf_program__set_autoload(skel->progs.weft_propagate_sockops, options.propagate_headers);
   bpf_program__set_autoload(skel->progs.weft_propagate_msg, options.propagate_headers);
 

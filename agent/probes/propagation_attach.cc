@@ -61,15 +61,15 @@ absl::StatusOr<std::unique_ptr<PropagationAttachment>> PropagationAttachment::At
   int map_fd = bpf_map__fd(skel->maps.propagate_sockets);
   int msg_fd = bpf_program__fd(skel->progs.weft_propagate_msg);
   if (bpf_prog_attach(msg_fd, map_fd, BPF_SK_MSG_VERDICT, 0) != 0) {
-    return absl::InternalError(absl::StrCat("attaching the sk_msg program to weft's sockhash failed: ",
-                                            ErrnoText(errno)));
+    return absl::InternalError(
+        absl::StrCat("attaching the sk_msg program to weft's sockhash failed: ", ErrnoText(errno)));
   }
   self->msg_attached_ = true;
 
   self->cgroup_fd_ = open(self->cgroup_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (self->cgroup_fd_ < 0) {
-    return absl::InternalError(
-        absl::StrCat("opening the cgroup v2 root ", self->cgroup_path_, " failed: ", ErrnoText(errno)));
+    return absl::InternalError(absl::StrCat("opening the cgroup v2 root ", self->cgroup_path_,
+                                            " failed: ", ErrnoText(errno)));
   }
   // A link attaches alongside other sockops programs (BPF_F_ALLOW_MULTI
   // semantics): Cilium's or a mesh's programs keep running.
@@ -93,8 +93,7 @@ PropagationAttachment::~PropagationAttachment() {
     if (bpf_map_delete_elem(map_fd, &key) != 0) break;
   }
   if (msg_attached_) {
-    bpf_prog_detach2(bpf_program__fd(skel_->progs.weft_propagate_msg), map_fd,
-                     BPF_SK_MSG_VERDICT);
+    bpf_prog_detach2(bpf_program__fd(skel_->progs.weft_propagate_msg), map_fd, BPF_SK_MSG_VERDICT);
   }
 }
 

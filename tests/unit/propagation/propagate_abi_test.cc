@@ -22,8 +22,7 @@ TEST(PropagateAbi, CounterIndexes) {
 }
 
 TEST(PropagateAbi, LineLengthMatchesTheW3cFormat) {
-  std::string line =
-      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n";
+  std::string line = "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n";
   EXPECT_EQ(line.size(), static_cast<size_t>(WEFT_TRACEPARENT_LINE_LEN));
 }
 
