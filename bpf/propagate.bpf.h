@@ -56,6 +56,21 @@ struct {
   __type(value, __u8);
 } propagate_connects SEC(".maps");
 
+/* The conn_id (socket cookie, or the struct sock address on the syscall
+ * backend) of each socket in the sockhash, set when it enters: the sk_msg
+ * program can ask for neither, and the CLIENT decision of an event-loop
+ * proxy depends on the connection. */
+struct propagate_sock {
+  __u64 conn_id;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct propagate_sock);
+} propagate_sock_ids SEC(".maps");
+
 /* What the sk_msg program decided for the send in progress (key: tid).
  * Consumed by tcp_sendmsg_locked, which runs next in the same thread. */
 struct propagate_send {
@@ -112,6 +127,11 @@ int weft_propagate_sockops(struct bpf_sock_ops *skops) {
   } else if (skops->op == WEFT_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
     if (!bpf_map_lookup_elem(&propagate_connects, &cookie)) return 1;
     bpf_map_delete_elem(&propagate_connects, &cookie);
+    struct bpf_sock *sk = skops->sk;
+    if (!sk) return 1;
+    struct propagate_sock *ids =
+        bpf_sk_storage_get(&propagate_sock_ids, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (ids) ids->conn_id = conn_id_from_addr ? (__u64)bpf_skc_to_tcp_sock(sk) : cookie;
     if (bpf_sock_hash_update(skops, &propagate_sockets, &cookie, BPF_NOEXIST))
       propagate_stat_add(WEFT_PROP_SOCKHASH_FULL, 1);
     else
@@ -224,9 +244,9 @@ undo:
 
 /* The CLIENT context decision as its own global function: verified once,
  * not once per path through the sk_msg program. */
-__noinline int propagate_decide(struct propagate_send *decision, __u32 tid) {
+__noinline int propagate_decide(struct propagate_send *decision, __u32 tid, __u64 conn_id) {
   if (!decision) return 0;
-  decide_client_context(&decision->ctx, tid);
+  decide_client_context(&decision->ctx, tid, conn_id);
   decision->decided = 1;
   return 0;
 }
@@ -265,7 +285,13 @@ int weft_propagate_msg(struct sk_msg_md *msg) {
    * happens to the bytes (tcp_sendmsg_locked sees kernel pages, not the
    * sender's buffer, on a socket in a sockhash). */
   struct propagate_send decision = {};
-  propagate_decide(&decision, tid);
+  __u64 conn_id = 0;
+  struct bpf_sock *sk = msg->sk;
+  if (sk) {
+    struct propagate_sock *ids = bpf_sk_storage_get(&propagate_sock_ids, sk, 0, 0);
+    if (ids) conn_id = ids->conn_id;
+  }
+  propagate_decide(&decision, tid, conn_id);
   decision.local_port = msg->local_port;
 
   __u32 want = size < WEFT_PROPAGATE_HEADER_BOUND ? size : WEFT_PROPAGATE_HEADER_BOUND;

@@ -283,11 +283,12 @@ def main():
         client_service = "nginx" if what.startswith("nginx_") and what != "nginx_server" else "caller"
         server_service = "nginx" if what == "nginx_server" else "hashsrv"
         client = check_joined(f, what, spans, pair, client_service, server_service)
-        if client and client_service == "caller":
+        if client:
             parent = [s for s in spans if s["span_id"] == client["parent_span_id"]]
             f.check(len(parent) == 1 and parent[0]["kind"] == "SERVER" and
-                    resource_service(parent[0]) == "caller",
-                    "%s: A's CLIENT span is the child of A's SERVER span" % what)
+                    resource_service(parent[0]) == client_service,
+                    "%s: A's CLIENT span is the child of A's %s SERVER span (%s)" %
+                    (what, client_service, [describe(s) for s in parent]))
     held, count = results.get("sockhash_while_open"), results.get("sockhash_after_close")
     if held is None or count is None:
         print("NOTE: could not read the sockhash with bpftool; close check skipped")
