@@ -32,6 +32,7 @@ from netns import TwoNodes  # noqa: E402
 TP_LINE = re.compile(r"^traceparent: 00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
 POST_BODY = bytes((i * 7 + 3) & 0xFF for i in range(1 << 20))
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_SPAN = "b7ad6b7169203331"
 
 NGINX_COMMON = """daemon off;
 user root;
@@ -84,8 +85,10 @@ def wait_listening(nodes, ns, host, port):
     subprocess.run(nodes.command(ns, [weftlib.PYTHON, "-c", code]), check=True, timeout=20)
 
 
-def curl(nodes, ns, url, data_file=None):
+def curl(nodes, ns, url, data_file=None, headers=()):
     args = ["curl", "-s", "--max-time", "30", "-H", "Expect:"]
+    for h in headers:
+        args += ["-H", h]
     if data_file:
         args += ["--data-binary", "@" + data_file]
     done = subprocess.run(nodes.command(ns, args + [url]), capture_output=True, timeout=40)
@@ -218,6 +221,10 @@ def main():
                 for what, data in (("nginx_get", None), ("nginx_post", body_file)):
                     text = curl(nodes, nodes.a, proxy + what, data)
                     results[what] = json.loads(text) if text.startswith("{") else text
+                # nginx forwards a traceparent it received: no second one.
+                text = curl(nodes, nodes.a, proxy + "nginx_has_tp",
+                            headers=["traceparent: 00-%s-%s-01" % (CALLER_TRACE, CALLER_SPAN)])
+                results["nginx_has_tp"] = json.loads(text) if text.startswith("{") else text
                 try:
                     rx.wait_for_spans(count=40, timeout=8)
                 except TimeoutError:
@@ -273,6 +280,11 @@ def main():
     for what in ("nginx_get", "nginx_post"):
         if isinstance(results.get(what), dict):
             ids[what] = injected_line(f, "nginx as client (%s)" % what, results[what]["head"])
+    if isinstance(results.get("nginx_has_tp"), dict):
+        lines = results["nginx_has_tp"]["head"].split("\r\n")
+        tps = [l for l in lines if l.lower().startswith("traceparent:")]
+        f.check(tps == ["traceparent: 00-%s-%s-01" % (CALLER_TRACE, CALLER_SPAN)],
+                "nginx forwarding a request with a traceparent adds no second one (%s)" % tps)
     if isinstance(results.get("nginx_post"), dict):
         f.check(results["nginx_post"]["body_sha256"] == hashlib.sha256(POST_BODY).hexdigest(),
                 "nginx as client: the 1 MiB body arrived byte for byte")
