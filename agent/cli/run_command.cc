@@ -68,11 +68,11 @@ std::set<int> ExpandProcessTree(const proc::ProcReader& reader, const std::vecto
 void LogStats(const CaptureStats& s, bool final_line) {
   auto level = final_line ? spdlog::level::info : spdlog::level::debug;
   spdlog::log(level,
-              "capture: {} events, {} lost, {} bytes captured, {} truncated, {} size-only, "
-              "{} read faults, {} decode errors, {} connection-table misses, {} TLS reads/writes "
-              "without a known socket",
-              s.events, s.lost, s.bytes_captured, s.truncated, s.size_only, s.read_faults,
-              s.decode_errors, s.conn_table_full, s.tls_unattributed);
+              "capture: {} events, {} lost, {} bytes captured, {} body bytes not copied, {} "
+              "truncated, {} size-only, {} read faults, {} decode errors, {} connection-table "
+              "misses, {} TLS reads/writes without a known socket",
+              s.events, s.lost, s.bytes_captured, s.body_bytes_skipped, s.truncated, s.size_only,
+              s.read_faults, s.decode_errors, s.conn_table_full, s.tls_unattributed);
 }
 
 // The standard OTEL_* environment, with command-line flags taking precedence.
