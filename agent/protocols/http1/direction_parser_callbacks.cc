@@ -103,6 +103,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
   } else {
     self->response_.Clear();
     self->response_.start_ns = meta.timestamp_ns;
+    self->response_.tid = meta.tid;
   }
   return 0;
 }

@@ -77,6 +77,7 @@ void HttpResponse::Clear() {
   complete = true;
   start_ns = 0;
   end_ns = 0;
+  tid = 0;
 }
 
 void HttpResponse::SwapWith(HttpResponse& other) {
