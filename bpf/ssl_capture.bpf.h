@@ -140,35 +140,48 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
-  struct ssl_call c = {};
-  c.ssl = PT_REGS_PARM1(ctx);
-  c.buf = PT_REGS_PARM2(ctx);
-  c.len_ptr = ex ? PT_REGS_PARM4(ctx) : 0;
-  c.direction = direction;
-  __u64 num = PT_REGS_PARM3(ctx);
-  struct ssl_write_retry *retry = 0;
-  if (direction == WEFT_DIR_EGRESS) retry = bpf_map_lookup_elem(&ssl_write_retries, &c.ssl);
+  struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (!c) {
+    /* The thread's first call: its entry stays for the next ones. */
+    struct ssl_call fresh = {};
+    bpf_map_update_elem(&ssl_calls, &tid, &fresh, BPF_NOEXIST);
+    c = bpf_map_lookup_elem(&ssl_calls, &tid);
+    if (!c) return 0;
+  }
+  c->ssl = PT_REGS_PARM1(ctx);
+  c->buf = PT_REGS_PARM2(ctx);
+  c->len_ptr = ex ? PT_REGS_PARM4(ctx) : 0;
+  c->direction = direction;
+  c->conn_id = 0;
+  c->first_seq = 0;
+  c->seq_known = 0;
+  c->has_ctx = 0;
+  c->published = 0;
+  c->retry_conn = 0;
+  c->active = 1;
+  if (direction != WEFT_DIR_EGRESS) return 0;
+  __u64 ssl = c->ssl;
+  struct ssl_write_retry *retry = bpf_map_lookup_elem(&ssl_write_retries, &ssl);
   if (retry) {
     /* Younger than a few seconds: the same SSL object is retrying, not a
      * new one allocated at the same address after an error. */
     if (bpf_ktime_get_ns() - retry->at_ns < WEFT_SSL_RETRY_NS) {
-      c.ctx = retry->ctx;
-      c.has_ctx = 1;
-      c.published = 1;
-      c.retry_conn = retry->conn_id;
+      c->ctx = retry->ctx;
+      c->has_ctx = 1;
+      c->published = 1;
+      c->retry_conn = retry->conn_id;
     }
-    bpf_map_delete_elem(&ssl_write_retries, &c.ssl);
-  } else if (direction == WEFT_DIR_EGRESS && trace_context_enabled && num >= 8) {
+    bpf_map_delete_elem(&ssl_write_retries, &ssl);
+  } else if (trace_context_enabled && PT_REGS_PARM3(ctx) >= 8) {
     /* Decide the CLIENT context now: the first socket write inside the call
      * publishes it under the first TLS byte, before the bytes leave. */
     __u8 head[8] = {};
-    if (bpf_probe_read_user(head, sizeof(head), (const void *)c.buf) == 0 &&
+    if (bpf_probe_read_user(head, sizeof(head), (const void *)c->buf) == 0 &&
         is_http_request_start(head, sizeof(head))) {
-      decide_client_context(&c.ctx, tid);
-      c.has_ctx = 1;
+      decide_client_context(&c->ctx, tid);
+      c->has_ctx = 1;
     }
   }
-  bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
   return 0;
 }
 
@@ -190,29 +203,32 @@ SEC("uretprobe")
 int BPF_KRETPROBE(weft_ssl_return) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tid = (__u32)pid_tgid;
-  struct ssl_call *saved = bpf_map_lookup_elem(&ssl_calls, &tid);
-  if (!saved) return 0;
-  struct ssl_call call = *saved;
-  bpf_map_delete_elem(&ssl_calls, &tid);
+  struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (!call || !call->active) return 0;
+  call->active = 0;
   int ret = (int)PT_REGS_RC(ctx);
-  __u64 n = 0;
-  if (call.len_ptr ? ret != 1 : ret <= 0) {
-    if (call.direction == WEFT_DIR_EGRESS && call.has_ctx && call.published && call.conn_id) {
+  if (call->len_ptr ? ret != 1 : ret <= 0) {
+    /* Most failures are a non-blocking read finding no record yet
+     * (WANT_READ): nothing to report, nothing to keep. */
+    if (call->direction == WEFT_DIR_EGRESS && call->has_ctx && call->published &&
+        call->conn_id) {
       struct ssl_write_retry retry = {};
-      retry.ctx = call.ctx;
-      retry.conn_id = call.conn_id;
+      retry.ctx = call->ctx;
+      retry.conn_id = call->conn_id;
       retry.at_ns = bpf_ktime_get_ns();
-      bpf_map_update_elem(&ssl_write_retries, &call.ssl, &retry, BPF_ANY);
+      __u64 ssl = call->ssl;
+      bpf_map_update_elem(&ssl_write_retries, &ssl, &retry, BPF_ANY);
     }
     return 0;
   }
-  if (call.len_ptr) {
-    if (bpf_probe_read_user(&n, sizeof(n), (const void *)call.len_ptr)) return 0;
+  __u64 n = 0;
+  if (call->len_ptr) {
+    if (bpf_probe_read_user(&n, sizeof(n), (const void *)call->len_ptr)) return 0;
   } else {
     n = (__u64)ret;
   }
   if (n == 0 || n > 0x7fffffff) return 0;
-  return emit_ssl_data(&call, pid_tgid, (__u32)n);
+  return emit_ssl_data(call, pid_tgid, (__u32)n);
 }
 
 #endif /* WEFT_BPF_SSL_CAPTURE_BPF_H */

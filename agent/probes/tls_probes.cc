@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,10 @@
 
 namespace weft {
 namespace {
+
+// The kernel waits for a grace period per uprobe it removes; closing them
+// from several threads lets those waits overlap.
+constexpr size_t kMaxDetachThreads = 16;
 
 bpf_program* EntryProgram(capture_bpf* skel, const std::string& name) {
   if (name == "SSL_read") return skel->progs.weft_ssl_read_enter;
@@ -39,76 +44,160 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
+TlsProbes::TlsProbes(CaptureProbes& capture, TlsProbeScope scope)
+    : capture_(capture), scope_(scope) {}
+
 TlsProbes::~TlsProbes() {
-  if (!detacher_.joinable()) StartDetach();
-  detacher_.join();
+  StartDetach();
+  for (Detacher& detacher : detachers_) detacher.thread.join();
+}
+
+void TlsProbes::DetachInBackground(std::vector<Link> links) {
+  // Reap the detaches that finished, so a long run with many exits keeps
+  // no idle threads.
+  std::erase_if(detachers_, [](Detacher& d) {
+    if (!d.done->load()) return false;
+    d.thread.join();
+    return true;
+  });
+  if (links.empty()) return;
+  stats_.links_detached += links.size();
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([links = std::move(links), done]() mutable {
+    size_t threads = std::min(links.size(), kMaxDetachThreads);
+    std::vector<std::thread> workers;
+    for (size_t t = 1; t < threads; ++t) {
+      workers.emplace_back([&links, t, threads] {
+        for (size_t i = t; i < links.size(); i += threads) links[i].reset();
+      });
+    }
+    for (size_t i = 0; i < links.size(); i += threads) links[i].reset();
+    for (std::thread& worker : workers) worker.join();
+    done->store(true);
+  });
+  detachers_.push_back({std::move(thread), std::move(done)});
 }
 
 void TlsProbes::StartDetach() {
-  if (detacher_.joinable()) return;
-  detacher_ = std::thread([links = std::move(links_)]() mutable { links.clear(); });
-  links_.clear();
+  if (stopping_) return;
+  stopping_ = true;
+  std::vector<Link> all;
+  for (auto& [pid, attachment] : attached_) {
+    for (Link& link : attachment.links) all.push_back(std::move(link));
+  }
+  attached_.clear();
+  DetachInBackground(std::move(all));
 }
 
-absl::Status TlsProbes::AttachFile(const std::string& path) {
+void TlsProbes::Detach(int pid) {
+  auto it = attached_.find(pid);
+  if (it == attached_.end()) return;
+  DetachInBackground(std::move(it->second.links));
+  attached_.erase(it);
+}
+
+absl::StatusOr<const TlsProbes::Offsets*> TlsProbes::OffsetsOf(const proc::FileId& file,
+                                                               const std::string& path) {
+  if (auto it = offsets_.find(file); it != offsets_.end()) return &it->second;
   auto offsets = elf::FunctionFileOffsets(path, SslFunctionNames());
   if (!offsets.ok()) return offsets.status();
   if (!offsets->count("SSL_read") && !offsets->count("SSL_read_ex")) {
     return absl::NotFoundError(absl::StrCat(path, " defines neither SSL_read nor SSL_read_ex"));
   }
+  return &offsets_.emplace(file, *std::move(offsets)).first->second;
+}
+
+absl::Status TlsProbes::AttachFile(const std::string& path, const Offsets& offsets, int pid,
+                                   std::vector<Link>& out) {
   capture_bpf* skel = capture_.skeleton();
   std::vector<Link> made;
   // Return probes first: a call whose entry is seen must have its return
   // seen, or the thread's later socket I/O would count as inside the call.
   for (bool retprobe : {true, false}) {
-    for (const auto& [name, offset] : *offsets) {
+    for (const auto& [name, offset] : offsets) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
       bpf_program* program = retprobe ? skel->progs.weft_ssl_return : EntryProgram(skel, name);
-      bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offset, &opts);
+      bpf_link* link = bpf_program__attach_uprobe_opts(program, pid, path.c_str(), offset, &opts);
       if (!link) {
+        int error = errno;
+        DetachInBackground(std::move(made));
         return absl::InternalError(absl::StrCat("attaching a ", retprobe ? "uretprobe" : "uprobe",
                                                 " to ", name, " in ", path,
-                                                " failed: ", std::strerror(errno)));
+                                                " failed: ", std::strerror(error)));
       }
       made.emplace_back(link);
     }
   }
-  for (auto& link : made) links_.push_back(std::move(link));
+  for (auto& link : made) out.push_back(std::move(link));
   return absl::OkStatus();
 }
 
 void TlsProbes::ScanProcess(uint32_t pid) {
+  if (stopping_) return;
   ++stats_.processes_scanned;
+  const int key = scope_ == TlsProbeScope::kWholeNode ? kAllProcesses : static_cast<int>(pid);
+  const int attach_pid = scope_ == TlsProbeScope::kWholeNode ? -1 : static_cast<int>(pid);
   const std::string root = absl::StrCat("/proc/", pid, "/root");
   auto mappings = proc::ParseMaps(ReadFile(absl::StrCat("/proc/", pid, "/maps")));
   for (const proc::Mapping& lib : proc::FindLibssl(mappings)) {
-    if (!seen_files_.insert(lib.file).second) continue;
+    if (failed_files_.count(lib.file)) continue;
+    Attachment& attachment = attached_[key];
+    if (!attachment.files.insert(lib.file).second) continue;
     // Through the process's root, so a library inside a container's mount
     // namespace is the very file the process maps.
     std::string path = root + lib.path;
-    if (auto st = AttachFile(path); !st.ok()) {
+    auto offsets = OffsetsOf(lib.file, path);
+    absl::Status st =
+        offsets.ok() ? AttachFile(path, **offsets, attach_pid, attachment.links) : offsets.status();
+    if (!st.ok()) {
       ++stats_.files_failed;
+      // A file without the symbols never gets them; an attach that failed
+      // for one process (it exited meanwhile) is not retried for it.
+      if (!offsets.ok()) failed_files_.insert(lib.file);
       spdlog::warn("TLS: no plaintext capture for {} (process {}): {}", lib.path, pid,
                    std::string(st.message()));
       continue;
     }
     ++stats_.files_probed;
-    spdlog::info("TLS: capturing plaintext of {} (first seen in process {})", lib.path, pid);
+    if (scope_ == TlsProbeScope::kWholeNode) {
+      spdlog::info("TLS: capturing plaintext of {} (first seen in process {})", lib.path, pid);
+    } else {
+      spdlog::debug("TLS: capturing plaintext of {} in process {}", lib.path, pid);
+    }
   }
 }
 
+void TlsProbes::OnProcessStarted(uint32_t pid) {
+  if (stopping_) return;
+  if (scope_ == TlsProbeScope::kTracedProcesses) Detach(static_cast<int>(pid));
+  ScanProcess(pid);
+}
+
+void TlsProbes::OnProcessExited(uint32_t pid) {
+  if (scope_ == TlsProbeScope::kTracedProcesses && !stopping_) Detach(static_cast<int>(pid));
+}
+
 void TlsProbes::Rescan() {
+  if (stopping_) return;
   int map_fd = bpf_map__fd(capture_.skeleton()->maps.traced_pids);
   uint32_t key = 0;
   uint32_t next = 0;
-  std::vector<uint32_t> pids;
+  std::set<int> pids;
   const void* previous = nullptr;
   while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
-    pids.push_back(next);
+    pids.insert(static_cast<int>(next));
     key = next;
     previous = &key;
   }
-  for (uint32_t pid : pids) ScanProcess(pid);
+  if (scope_ == TlsProbeScope::kTracedProcesses) {
+    // An exit event lost to a full ring buffer must not keep dead probes.
+    std::vector<int> gone;
+    for (const auto& [pid, attachment] : attached_) {
+      if (!pids.count(pid)) gone.push_back(pid);
+    }
+    for (int pid : gone) Detach(pid);
+  }
+  for (int pid : pids) ScanProcess(static_cast<uint32_t>(pid));
 }
 
 }  // namespace weft
