@@ -3,11 +3,14 @@
  * TLS plaintext from a shared OpenSSL (docs/tls.md). Included at the end of
  * capture.bpf.c: uses its conn_for / wakeup_flags.
  *
- * uprobes on SSL_read, SSL_read_ex, SSL_write, SSL_write_ex save the call
- * (tls_state.bpf.h); one uretprobe, attached to all four, reports the
- * plaintext as a data event of the underlying connection, with the same
- * trace-context rules as plaintext HTTP on a socket. The agent attaches them
- * per library file with pid -1; they filter by traced tgid here.
+ * uprobes on SSL_read, SSL_read_ex, SSL_write, SSL_write_ex (or on the two
+ * internal functions they wrap, agent/probes/tls_probe_points.h) save the
+ * call (tls_state.bpf.h); one uretprobe, attached to every probe point,
+ * reports the plaintext as a data event of the underlying connection, with
+ * the same trace-context rules as plaintext HTTP on a socket. The agent
+ * attaches them per traced process (pid-filtered: other processes never
+ * trap) or, node-wide, per library file with pid -1; entries check the
+ * traced tgid here either way.
  */
 #ifndef WEFT_BPF_SSL_CAPTURE_BPF_H
 #define WEFT_BPF_SSL_CAPTURE_BPF_H
@@ -197,8 +200,10 @@ int BPF_KPROBE(weft_ssl_write_enter) { return ssl_enter(ctx, WEFT_DIR_EGRESS, 0)
 SEC("uprobe")
 int BPF_KPROBE(weft_ssl_write_ex_enter) { return ssl_enter(ctx, WEFT_DIR_EGRESS, 1); }
 
-/* Return of any of the four: SSL_read/SSL_write return the byte count,
- * the _ex variants 1 and the count through their fourth argument. */
+/* Return of any probe point: SSL_read/SSL_write return the byte count, the
+ * _ex variants and OpenSSL's internal ssl_read_internal/ssl_write_internal
+ * (probed instead when found, agent/probes/tls_probe_points.h) a positive
+ * value and the count through their fourth argument. */
 SEC("uretprobe")
 int BPF_KRETPROBE(weft_ssl_return) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -206,8 +211,10 @@ int BPF_KRETPROBE(weft_ssl_return) {
   struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
   if (!call || !call->active) return 0;
   call->active = 0;
+  /* > 0 is success in every convention probed: the byte count, 1 for the
+   * _ex functions, and the internal functions' 1 (tls_probe_points.h). */
   int ret = (int)PT_REGS_RC(ctx);
-  if (call->len_ptr ? ret != 1 : ret <= 0) {
+  if (ret <= 0) {
     /* Most failures are a non-blocking read finding no record yet
      * (WANT_READ): nothing to report, nothing to keep. */
     if (call->direction == WEFT_DIR_EGRESS && call->has_ctx && call->published &&

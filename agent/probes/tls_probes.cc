@@ -20,11 +20,17 @@ namespace {
 // from several threads lets those waits overlap.
 constexpr size_t kMaxDetachThreads = 16;
 
-bpf_program* EntryProgram(capture_bpf* skel, const std::string& name) {
-  if (name == "SSL_read") return skel->progs.weft_ssl_read_enter;
-  if (name == "SSL_read_ex") return skel->progs.weft_ssl_read_ex_enter;
-  if (name == "SSL_write") return skel->progs.weft_ssl_write_enter;
-  if (name == "SSL_write_ex") return skel->progs.weft_ssl_write_ex_enter;
+bpf_program* EntryProgram(capture_bpf* skel, SslCallKind kind) {
+  switch (kind) {
+    case SslCallKind::kRead:
+      return skel->progs.weft_ssl_read_enter;
+    case SslCallKind::kReadEx:
+      return skel->progs.weft_ssl_read_ex_enter;
+    case SslCallKind::kWrite:
+      return skel->progs.weft_ssl_write_enter;
+    case SslCallKind::kWriteEx:
+      return skel->progs.weft_ssl_write_ex_enter;
+  }
   return nullptr;
 }
 
@@ -96,33 +102,40 @@ void TlsProbes::Detach(int pid) {
   attached_.erase(it);
 }
 
-absl::StatusOr<const TlsProbes::Offsets*> TlsProbes::OffsetsOf(const proc::FileId& file,
-                                                               const std::string& path) {
-  if (auto it = offsets_.find(file); it != offsets_.end()) return &it->second;
+absl::StatusOr<const TlsProbes::ProbePoints*> TlsProbes::PointsOf(const proc::FileId& file,
+                                                                  const std::string& path) {
+  if (auto it = points_.find(file); it != points_.end()) return &it->second;
   auto offsets = elf::FunctionFileOffsets(path, SslFunctionNames());
   if (!offsets.ok()) return offsets.status();
   if (!offsets->count("SSL_read") && !offsets->count("SSL_read_ex")) {
     return absl::NotFoundError(absl::StrCat(path, " defines neither SSL_read nor SSL_read_ex"));
   }
-  return &offsets_.emplace(file, *std::move(offsets)).first->second;
+  auto points = FindSslProbePoints(path, *offsets);
+  if (!points.ok()) return points.status();
+  for (const SslProbePoint& point : *points) {
+    spdlog::debug("TLS: {}: probing {} at file offset {:#x}", path, point.name, point.offset);
+  }
+  return &points_.emplace(file, *std::move(points)).first->second;
 }
 
-absl::Status TlsProbes::AttachFile(const std::string& path, const Offsets& offsets, int pid,
+absl::Status TlsProbes::AttachFile(const std::string& path, const ProbePoints& points, int pid,
                                    std::vector<Link>& out) {
   capture_bpf* skel = capture_.skeleton();
   std::vector<Link> made;
   // Return probes first: a call whose entry is seen must have its return
   // seen, or the thread's later socket I/O would count as inside the call.
   for (bool retprobe : {true, false}) {
-    for (const auto& [name, offset] : offsets) {
+    for (const SslProbePoint& point : points) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
-      bpf_program* program = retprobe ? skel->progs.weft_ssl_return : EntryProgram(skel, name);
-      bpf_link* link = bpf_program__attach_uprobe_opts(program, pid, path.c_str(), offset, &opts);
+      bpf_program* program =
+          retprobe ? skel->progs.weft_ssl_return : EntryProgram(skel, point.kind);
+      bpf_link* link =
+          bpf_program__attach_uprobe_opts(program, pid, path.c_str(), point.offset, &opts);
       if (!link) {
         int error = errno;
         DetachInBackground(std::move(made));
         return absl::InternalError(absl::StrCat("attaching a ", retprobe ? "uretprobe" : "uprobe",
-                                                " to ", name, " in ", path,
+                                                " to ", point.name, " in ", path,
                                                 " failed: ", std::strerror(error)));
       }
       made.emplace_back(link);
@@ -146,14 +159,14 @@ void TlsProbes::ScanProcess(uint32_t pid) {
     // Through the process's root, so a library inside a container's mount
     // namespace is the very file the process maps.
     std::string path = root + lib.path;
-    auto offsets = OffsetsOf(lib.file, path);
+    auto points = PointsOf(lib.file, path);
     absl::Status st =
-        offsets.ok() ? AttachFile(path, **offsets, attach_pid, attachment.links) : offsets.status();
+        points.ok() ? AttachFile(path, **points, attach_pid, attachment.links) : points.status();
     if (!st.ok()) {
       ++stats_.files_failed;
       // A file without the symbols never gets them; an attach that failed
       // for one process (it exited meanwhile) is not retried for it.
-      if (!offsets.ok()) failed_files_.insert(lib.file);
+      if (!points.ok()) failed_files_.insert(lib.file);
       spdlog::warn("TLS: no plaintext capture for {} (process {}): {}", lib.path, pid,
                    std::string(st.message()));
       continue;

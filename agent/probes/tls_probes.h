@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/probes/capture_probes.h"
+#include "agent/probes/tls_probe_points.h"
 #include "symbolizer/proc/maps.h"
 
 namespace weft {
@@ -77,7 +78,7 @@ class TlsProbes {
     void operator()(bpf_link* link) const { bpf_link__destroy(link); }
   };
   using Link = std::unique_ptr<bpf_link, LinkCloser>;
-  using Offsets = std::map<std::string, uint64_t>;
+  using ProbePoints = std::vector<SslProbePoint>;
   // Key of attached_ in node-wide scope.
   static constexpr int kAllProcesses = -1;
 
@@ -86,9 +87,9 @@ class TlsProbes {
     std::vector<Link> links;
   };
 
-  absl::StatusOr<const Offsets*> OffsetsOf(const proc::FileId& file, const std::string& path);
-  // Entry and return uprobes on the SSL functions of one file, for `pid`.
-  absl::Status AttachFile(const std::string& path, const Offsets& offsets, int pid,
+  absl::StatusOr<const ProbePoints*> PointsOf(const proc::FileId& file, const std::string& path);
+  // Entry and return uprobes on the probe points of one file, for `pid`.
+  absl::Status AttachFile(const std::string& path, const ProbePoints& points, int pid,
                           std::vector<Link>& out);
   void Detach(int pid);
   void DetachInBackground(std::vector<Link> links);
@@ -96,7 +97,7 @@ class TlsProbes {
   CaptureProbes& capture_;
   const TlsProbeScope scope_;
   std::map<int, Attachment> attached_;
-  std::map<proc::FileId, Offsets> offsets_;
+  std::map<proc::FileId, ProbePoints> points_;
   std::set<proc::FileId> failed_files_;
   struct Detacher {
     std::thread thread;

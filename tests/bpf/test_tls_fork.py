@@ -11,6 +11,7 @@
 - the traced child does have that area (the probes fired there).
 """
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -78,6 +79,28 @@ print("statuses=%s trapped=%s" % (statuses, trapped), flush=True)
 '''
 
 
+def foreign_libssl_uprobe_owners():
+    """Processes other than this test's weft holding uprobes on a libssl (any
+    other weft on a shared node): a node-wide one makes every process trap."""
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    if not os.path.exists(bpftool):
+        return set()
+    out = subprocess.run([bpftool, "perf"], capture_output=True, text=True).stdout
+    owners = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if "uprobe" not in fields or "libssl" not in line or len(fields) < 2:
+            continue
+        try:
+            with open("/proc/%s/stat" % fields[1]) as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent != os.getpid():
+            owners.add(int(fields[1]))
+    return owners
+
+
 def has_uprobe_area(pid):
     try:
         with open("/proc/%d/maps" % pid) as maps:
@@ -96,7 +119,7 @@ def check_forked_child(f, procs, cert):
                          env={"TLS_CERT": cert, "TLS_KEY": cert.replace("cert", "key")},
                          log_name="forker.log")
     time.sleep(0.5)  # the forker has loaded libssl before weft starts
-    statuses, untraced, child = [], [], []
+    statuses, untraced, child, foreign = [], [], [], set()
 
     def run():
         open(trigger, "w").close()
@@ -106,9 +129,11 @@ def check_forked_child(f, procs, cert):
         time.sleep(0.5)
         for i in range(3):
             statuses.append(test_tls.https_get(port, "/child/%d" % i, cert))
+        foreign.update(foreign_libssl_uprobe_owners())
         done = subprocess.run([weftlib.PYTHON, client_path, str(port), cert, "3"],
                               capture_output=True, text=True, timeout=60)
         untraced.append(done.stdout.strip() or done.stderr.strip())
+        foreign.update(foreign_libssl_uprobe_owners())
         with open(pid_file) as pid_in:
             child.append(int(pid_in.read()))
         child.append(has_uprobe_area(child[0]))
@@ -122,8 +147,14 @@ def check_forked_child(f, procs, cert):
             "forked child: SERVER spans for its requests (%s)" % [describe(s) for s in spans])
     f.check(all(attr(s, "url.scheme") == "https" for s in servers),
             "forked child: url.scheme https")
-    f.check(untraced == ["statuses=[200, 200, 200] trapped=False"],
-            "an untraced process using the same libssl never trapped (%s)" % untraced)
+    f.check(untraced and untraced[0].startswith("statuses=[200, 200, 200]"),
+            "the untraced client was answered (%s)" % untraced)
+    if foreign:
+        print("skip  untraced process never trapped: other processes %s hold uprobes on "
+              "libssl (another weft on this node), so any process may trap" % sorted(foreign))
+    else:
+        f.check(untraced == ["statuses=[200, 200, 200] trapped=False"],
+                "an untraced process using the same libssl never trapped (%s)" % untraced)
     f.check(child[1:] == [True], "the traced child has a uprobe area (%s)" % child)
 
 
