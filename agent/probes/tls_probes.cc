@@ -1,6 +1,10 @@
 #include "agent/probes/tls_probes.h"
 
 #include <bpf/bpf.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,9 +20,37 @@
 namespace weft {
 namespace {
 
-// The kernel waits for a grace period per uprobe it removes; closing them
-// from several threads lets those waits overlap.
+// Closing uprobes from several threads overlaps what the kernel lets
+// overlap (it serialises most of a uprobe's removal).
 constexpr size_t kMaxDetachThreads = 16;
+// Below this many uprobes a stop detaches them itself (about 60 ms each).
+constexpr size_t kMaxUprobesDetachedInProcess = 8;
+
+// A child process that holds the only other references to `fds` (the
+// links' descriptors) until `release_fd` reaches end of file, then exits:
+// the kernel's slow removal of the uprobes runs in its exit, not in weft's.
+// Between fork and exit it makes raw system calls only (weft has threads).
+pid_t ForkDetachHelper(std::vector<int> fds, int release_fd) {
+  fds.push_back(release_fd);
+  std::sort(fds.begin(), fds.end());
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_NAME, "weft-detach", 0, 0, 0);
+  // Close every descriptor but `fds`: the links of the capture probes and
+  // the ring buffer are weft's to release, now.
+  unsigned int next = 0;
+  for (int fd : fds) {
+    if (static_cast<unsigned int>(fd) > next) {
+      syscall(SYS_close_range, next, static_cast<unsigned int>(fd) - 1, 0);
+    }
+    next = static_cast<unsigned int>(fd) + 1;
+  }
+  syscall(SYS_close_range, next, ~0U, 0);
+  char byte;
+  while (read(release_fd, &byte, 1) != 0) {
+  }
+  _exit(0);
+}
 
 bpf_program* EntryProgram(capture_bpf* skel, SslCallKind kind) {
   switch (kind) {
@@ -56,6 +88,7 @@ TlsProbes::TlsProbes(CaptureProbes& capture, TlsProbeScope scope)
 TlsProbes::~TlsProbes() {
   StartDetach();
   for (Detacher& detacher : detachers_) detacher.thread.join();
+  if (release_fd_ >= 0) close(release_fd_);
 }
 
 void TlsProbes::DetachInBackground(std::vector<Link> links) {
@@ -92,7 +125,28 @@ void TlsProbes::StartDetach() {
     for (Link& link : attachment.links) all.push_back(std::move(link));
   }
   attached_.clear();
+  if (all.size() > kMaxUprobesDetachedInProcess) HandOverToHelper(all);
   DetachInBackground(std::move(all));
+}
+
+void TlsProbes::HandOverToHelper(const std::vector<Link>& links) {
+  // The kernel removes uprobes one at a time, about 60 ms each, under one
+  // lock: a stop with many traced processes would take seconds. A helper
+  // keeps the links alive past weft's exit and pays for their removal.
+  int release[2];
+  if (pipe2(release, O_CLOEXEC) != 0) return;
+  std::vector<int> fds;
+  for (const Link& link : links) fds.push_back(bpf_link__fd(link.get()));
+  pid_t helper = ForkDetachHelper(fds, release[0]);
+  close(release[0]);
+  if (helper < 0) {
+    close(release[1]);
+    return;
+  }
+  // Weft's own references go first (DetachInBackground: cheap now); the
+  // helper wakes when the write end closes, here or at weft's exit.
+  release_fd_ = release[1];
+  spdlog::debug("TLS: {} uprobes handed to detach helper process {}", links.size(), helper);
 }
 
 void TlsProbes::Detach(int pid) {

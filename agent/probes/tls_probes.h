@@ -92,6 +92,7 @@ class TlsProbes {
   absl::Status AttachFile(const std::string& path, const ProbePoints& points, int pid,
                           std::vector<Link>& out);
   void Detach(int pid);
+  void HandOverToHelper(const std::vector<Link>& links);
   void DetachInBackground(std::vector<Link> links);
 
   CaptureProbes& capture_;
@@ -105,6 +106,7 @@ class TlsProbes {
   };
   std::vector<Detacher> detachers_;
   bool stopping_ = false;
+  int release_fd_ = -1;  // write end the detach helper waits on
   TlsProbeStats stats_;
 };
 
