@@ -87,11 +87,19 @@ static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64
   if (!c || !c->active) return 0;
   if (c->conn_id == 0) {
     c->conn_id = conn_id;
-    read_tuple(sk, &c->tuple);
-    struct ssl_conn sc = {};
-    sc.conn_id = conn_id;
-    sc.tuple = c->tuple;
-    bpf_map_update_elem(&ssl_conns, &c->ssl, &sc, BPF_ANY);
+    /* Nearly always the SSL object's connection of its previous calls:
+     * then its tuple is known and the map is left as it is. */
+    __u64 ssl = c->ssl;
+    struct ssl_conn *known = bpf_map_lookup_elem(&ssl_conns, &ssl);
+    if (known && known->conn_id == conn_id) {
+      c->tuple = known->tuple;
+    } else {
+      read_tuple(sk, &c->tuple);
+      struct ssl_conn sc = {};
+      sc.conn_id = conn_id;
+      sc.tuple = c->tuple;
+      bpf_map_update_elem(&ssl_conns, &ssl, &sc, BPF_ANY);
+    }
   }
   if (c->conn_id == conn_id && !c->seq_known && direction == c->direction) {
     c->first_seq = seq;
