@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
+#include "http_head.bpf.h"
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
@@ -64,6 +65,7 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   init.tgid = tgid;
   __u8 *role = bpf_map_lookup_elem(&conn_roles, &conn_id);
   init.role = role ? *role : WEFT_ROLE_UNKNOWN;
+  init.event_loop_proxy = is_event_loop_proxy(tgid);
   bpf_map_update_elem(&conns, &conn_id, &init, BPF_NOEXIST);
   cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) stat_add(WEFT_STAT_CONN_TABLE_FULL, 1);
@@ -74,6 +76,7 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
 static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
                                            __u32 captured, __u32 tid, struct conn_state *cs) {
   struct weft_trace_context *ctx = &ev->context;
+  if (cs && cs->event_loop_proxy) proxy_observe_io(tid, ev->conn_id);
   if (ev->direction == WEFT_DIR_INGRESS) {
     if (is_http_request_start(d, captured))
       start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
@@ -92,7 +95,7 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
       bpf_map_delete_elem(&pending_sends, &tid);
     }
     if (!decided && is_http_request_start(d, captured)) {
-      start_client_context(ctx, tid, &ev->tuple, ev->seq);
+      start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
     } else if (is_http_response_start(d, captured)) {
       /* The response ends the thread's active SERVER context. */
       struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
@@ -111,6 +114,19 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     /* Continuation bytes belong to the message last started here. */
     *ctx = cs->ctx;
   }
+}
+
+/* Copies the first `want` bytes of the call into the staging area. Global:
+ * verified once, however many times emit_data reads. */
+__noinline int copy_to_scratch(struct io_call *call, __u32 want) {
+  if (!call) return 0;
+  __u32 zero = 0;
+  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 0;
+  /* A global function's argument is unbounded: bound it explicitly. */
+  __u64 bounded = want > WEFT_MAX_CAPTURE ? WEFT_MAX_CAPTURE : want;
+  asm volatile("%0 &= %1" : "+r"(bounded) : "i"(2 * WEFT_MAX_CAPTURE - 1));
+  return (int)copy_call_bytes(s->data, call, (__u32)bounded);
 }
 
 /* Builds and writes one data event. Global (verified once, whatever calls
@@ -157,8 +173,31 @@ __noinline int emit_data(struct io_call *call) {
     stat_add(WEFT_STAT_SIZE_ONLY, 1);
   } else {
     __u32 want = call->len < capture_limit ? call->len : capture_limit;
-    captured = copy_call_bytes(s->data, call, want);
-    if (captured < call->len) {
+    __u64 *body_left = cs && skip_bodies ? &cs->body_left[call->direction & 1] : 0;
+    __u32 head = 0;
+    if (body_left && *body_left >= call->len) {
+      /* Wholly inside a body of declared length: its size is all we need. */
+      *body_left -= call->len;
+      want = 0;
+    } else if (body_left) {
+      *body_left = 0; /* a message may start here */
+    }
+    /* Read the first bytes, look for a message head, and read the rest only
+     * when the body cannot be skipped. */
+    __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
+    captured = first ? (__u32)copy_to_scratch(call, first) : 0;
+    if (body_left && captured >= 8 && captured <= WEFT_MAX_CAPTURE &&
+        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
+      head = head_only_capture(captured, call->len, body_left);
+    if (head) {
+      captured = head;
+    } else if (want > first && captured == first) {
+      captured = (__u32)copy_to_scratch(call, want);
+    }
+    if (head ? head < call->len : want == 0) {
+      ev->flags |= WEFT_DATA_BODY_SKIPPED;
+      stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, call->len - captured);
+    } else if (captured < call->len) {
       ev->flags |= WEFT_DATA_TRUNCATED;
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }
@@ -285,7 +324,7 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
       is_http_request_start(head, sizeof(head))) {
     struct weft_tuple t = {};
     read_tuple(sk, &t);
-    start_client_context(&p.ctx, tid, &t, p.seq);
+    start_client_context(&p.ctx, tid, conn_id, &t, p.seq);
   }
   bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
   return 0;
@@ -406,9 +445,12 @@ int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int 
   __u64 conn_id = conn_id_of(sk);
   if (newstate == WEFT_TCP_SYN_SENT) {
     /* connect() runs in the caller's context: only traced callers matter. */
-    if (!is_traced(bpf_get_current_pid_tgid() >> 32)) return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if (!is_traced(pid_tgid >> 32)) return 0;
     __u8 role = WEFT_ROLE_CLIENT;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
+    if (trace_context_enabled && is_event_loop_proxy(pid_tgid >> 32))
+      proxy_observe_connect((__u32)pid_tgid, conn_id);
     return 0;
   }
   if (oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED) {
@@ -420,6 +462,7 @@ int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int 
   if (newstate != WEFT_TCP_CLOSE) return 0;
 
   bpf_map_delete_elem(&conn_roles, &conn_id);
+  bpf_map_delete_elem(&proxy_connections, &conn_id);
   struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) return 0;
   struct weft_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -476,6 +519,8 @@ int BPF_PROG(weft_process_fork, struct task_struct *parent, struct task_struct *
   struct weft_pid_state inherited = *state;
   inherited.added_ns = bpf_ktime_get_ns();
   bpf_map_update_elem(&traced_pids, &child_tgid, &inherited, BPF_ANY);
+  __u8 *proxy = bpf_map_lookup_elem(&event_loop_proxies, &parent_tgid);
+  if (proxy) bpf_map_update_elem(&event_loop_proxies, &child_tgid, proxy, BPF_ANY);
   emit_process_event(WEFT_EVENT_PROCESS_FORK, child_tgid, child_pid, parent_tgid, 0);
   return 0;
 }
@@ -493,6 +538,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
+  bpf_map_delete_elem(&event_loop_proxies, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;
 }

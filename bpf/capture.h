@@ -66,6 +66,9 @@ enum weft_data_flags {
   /* TLS plaintext from the library's API (source SSL_*): seq is the offset in
    * the connection's plaintext stream for this direction, not a TCP seq. */
   WEFT_DATA_TLS = 1 << 3,
+  /* Only the message head was copied: the rest of the call is body bytes of a
+   * declared Content-Length (or all of it is), reported by size. */
+  WEFT_DATA_BODY_SKIPPED = 1 << 4,
 };
 
 /* How the kernel found a span's parent (exported as weft.link.source). */
@@ -75,6 +78,12 @@ enum weft_link_source {
   WEFT_LINK_PEER_SOCKET = 2, /* the traced peer's CLIENT context on this node */
   WEFT_LINK_TRACEPARENT = 3, /* a W3C traceparent header in the request */
   WEFT_LINK_AMBIGUOUS = 4,   /* the thread interleaves requests: no parent given */
+  /* 5 is reserved for goroutine links (issue 7). */
+  /* An event-loop proxy worker (nginx) sent the request while still handling
+   * the request it had just read, or on the upstream connection it opened
+   * while handling it. */
+  WEFT_LINK_PROXY_TURN = 6,
+  WEFT_LINK_SOURCE_MAX = 6,
 };
 
 /* Trace context the kernel assigned to the message a data event belongs to.
@@ -160,7 +169,8 @@ enum weft_stat {
   WEFT_STAT_READ_FAULTS = 5,   /* user memory that could not be read */
   WEFT_STAT_CONN_TABLE_FULL = 6,
   WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
-  WEFT_STAT_MAX = 8,
+  WEFT_STAT_BODY_BYTES_SKIPPED = 8, /* body bytes of declared length, not copied */
+  WEFT_STAT_MAX = 9,
 };
 
 #endif /* WEFT_BPF_CAPTURE_H */

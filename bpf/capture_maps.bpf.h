@@ -19,6 +19,8 @@ const volatile __u8 conn_id_from_addr = 0;
 const volatile __u32 wakeup_bytes = 0;
 /* 1: decide trace context for HTTP/1.x requests and responses. */
 const volatile __u8 trace_context_enabled = 1;
+/* Capture message heads only when the body's length is declared (http_head.bpf.h). */
+const volatile __u8 skip_bodies = 1;
 
 /* --- maps ----------------------------------------------------------------- */
 struct {
@@ -55,12 +57,14 @@ struct conn_state {
   __u32 tgid;
   __u8 role;
   __u8 tls; /* 1: TLS on the wire; only the SSL_* plaintext is reported */
-  __u8 _pad[2];
+  __u8 event_loop_proxy; /* the owner is in event_loop_proxies */
+  __u8 _pad[1];
   __u64 bytes_sent;
   __u64 bytes_received;
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
+  __u64 body_left[2]; /* declared body bytes still to come, by direction: not copied */
 };
 
 struct {
@@ -75,6 +79,11 @@ struct {
 struct thread_context {
   struct weft_trace_context ctx;
   __u64 conn_id;
+  /* Event-loop proxies: 1 while the worker is still handling this request
+   * (nothing else happened on the thread since it was read), see
+   * proxy_turn_parent in trace_context.bpf.h. */
+  __u8 proxy_armed;
+  __u8 _pad[7];
 };
 
 struct {
@@ -101,6 +110,27 @@ struct {
   __type(key, __u32);
   __type(value, __u8);
 } multiplexing_processes SEC(".maps");
+
+/* Event-loop proxies (nginx workers), set by userspace and inherited at fork
+ * (key: tgid): each request is handled to the point of forwarding before the
+ * worker turns to another, so the request a worker is handling can be told
+ * from the order of its socket operations (proxy_turn_parent). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} event_loop_proxies SEC(".maps");
+
+/* The SERVER context an event-loop proxy was handling when it opened an
+ * upstream connection (key: conn_id of that connection): the parent of the
+ * first request sent on it, whenever the connect completes. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct weft_trace_context);
+} proxy_connections SEC(".maps");
 
 /* CLIENT contexts by the bytes they start, so a traced server on this node
  * can adopt them: (sender, receiver, TCP sequence of the first byte). */

@@ -52,7 +52,7 @@ static __always_inline void assign_tls_context(struct weft_data_event *ev, const
     if (!call->published && call->seq_known)
       publish_client_context(ctx, &ev->tuple, call->first_seq);
   } else if (is_http_request_start(d, captured)) {
-    decide_client_context(ctx, tid);
+    decide_client_context(ctx, tid, ev->conn_id);
     if (call->seq_known) publish_client_context(ctx, &ev->tuple, call->first_seq);
   } else if (is_http_response_start(d, captured)) {
     struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
@@ -68,65 +68,6 @@ static __always_inline void assign_tls_context(struct weft_data_event *ev, const
   } else if (ctx->span_id[0] == 0 && ctx->span_id[7] == 0) {
     *ctx = cs->ctx;
   }
-}
-
-/* A response's body is not needed to parse it: the agent skips a body of
- * known length (Content-Length) by the event's total length. So of a
- * plaintext message that starts a response, only the head is captured when
- * it ends within the first WEFT_HEAD_WINDOW bytes and no Transfer-Encoding
- * header frames the body (chunk sizes are in the body: those are kept). */
-#define WEFT_HEAD_WINDOW 512
-
-/* Does the header line at h start with "transfer-encoding:" (any case)? */
-static __always_inline int is_transfer_encoding_name(const __u8 *h) {
-  __u64 a = load_u64(h) | 0x2020202020202020ULL;
-  __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
-  return a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
-         b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') && (h[16] | 0x20) == 'g' &&
-         h[17] == ':';
-}
-
-struct head_scan {
-  __u32 len; /* valid bytes in the staging area */
-  __s32 end; /* bytes up to and including the blank line, or -1 */
-};
-
-/* bpf_loop callback: looks at the 8 bytes of word `i` for the '\n' that
- * ends the head, or one that starts a Transfer-Encoding header (then the
- * whole message is kept: end stays -1). */
-static int scan_head_word(__u32 i, void *arg) {
-  struct head_scan *scan = arg;
-  __u32 zero = 0;
-  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-  if (!s) return 1;
-  __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
-  if (off >= scan->len) return 1;
-  const __u8 *d = s->data;
-  __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
-  if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
-  for (int j = 0; j < 8; j++) {
-    __u32 p = off + j;
-    if (p + 2 >= scan->len) return 1;
-    if (d[p] != '\n') continue;
-    if (d[p + 1] == '\n') {
-      scan->end = (__s32)(p + 2);
-      return 1;
-    }
-    if (d[p + 1] == '\r' && d[p + 2] == '\n') {
-      scan->end = (__s32)(p + 3);
-      return 1;
-    }
-    if (is_transfer_encoding_name(d + p + 1)) return 1;
-  }
-  return 0;
-}
-
-/* Length of the response head at the start of the staging area (len valid
- * bytes) when the body may be left out, else -1. */
-static __always_inline int response_head_length(__u32 len) {
-  struct head_scan scan = {.len = len, .end = -1};
-  bpf_loop((len + 7) / 8, scan_head_word, &scan, 0);
-  return scan.end;
 }
 
 /* Reports `len` plaintext bytes an SSL call moved. Global: verified once. */
@@ -175,32 +116,36 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
 
   __u32 want = len < capture_limit ? len : capture_limit;
   if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
+  /* Only what parsing needs, as for plaintext (http_head.bpf.h): the head
+   * of a message with a declared Content-Length, its body by size. */
+  __u64 *body_left = skip_bodies ? &cs->body_left[dir & 1] : 0;
+  __u32 head = 0;
+  if (body_left && *body_left >= len) {
+    *body_left -= len; /* wholly inside a body of declared length */
+    want = 0;
+  } else if (body_left) {
+    *body_left = 0; /* a message may start here */
+  }
+  /* The first bytes, then the rest only when the body cannot be skipped.
+   * Masks the compiler cannot drop keep the sizes provably in the staging
+   * area for the verifier. */
+  __u32 first = want < WEFT_HEAD_PROBE ? want : WEFT_HEAD_PROBE;
   __u32 captured = 0;
-  /* First the window that holds a typical response head; the rest only if
-   * the message needs it. Masks the compiler cannot drop keep the sizes
-   * provably in the staging area for the verifier. */
-  __u32 first = want < WEFT_HEAD_WINDOW ? want : WEFT_HEAD_WINDOW;
-  int head_only = 0;
   __u64 copy = first;
-  asm volatile("%0 &= %1" : "+r"(copy) : "i"(2 * WEFT_HEAD_WINDOW - 1));
+  asm volatile("%0 &= %1" : "+r"(copy) : "i"(2 * WEFT_HEAD_PROBE - 1));
   if (copy > 0 && bpf_probe_read_user(s->data, copy, (const void *)call->buf) == 0) {
     captured = first;
-    __u32 keep = want;
-    if (is_http_response_start(s->data, first)) {
-      int head = response_head_length(first);
-      if (head > 0 && (__u32)head < keep) {
-        keep = (__u32)head;
-        head_only = 1;
-      }
-    }
-    if (keep < first) {
-      captured = keep;
-    } else if (keep > first) {
-      __u64 rest = keep - first;
+    if (body_left && captured >= 8 &&
+        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
+      head = head_only_capture(captured, len, body_left);
+    if (head) {
+      captured = head;
+    } else if (want > first) {
+      __u64 rest = want - first;
       asm volatile("%0 &= %1" : "+r"(rest) : "i"(WEFT_MAX_CAPTURE - 1));
-      if (bpf_probe_read_user(s->data + WEFT_HEAD_WINDOW, rest,
-                              (const void *)(call->buf + WEFT_HEAD_WINDOW)) == 0) {
-        captured = keep;
+      if (bpf_probe_read_user(s->data + WEFT_HEAD_PROBE, rest,
+                              (const void *)(call->buf + WEFT_HEAD_PROBE)) == 0) {
+        captured = want;
       } else {
         stat_add(WEFT_STAT_READ_FAULTS, 1);
       }
@@ -208,10 +153,13 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
   } else if (copy > 0) {
     stat_add(WEFT_STAT_READ_FAULTS, 1);
   }
-  if (captured < len) {
+  if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
+  if (head ? head < len : want == 0) {
+    ev->flags |= WEFT_DATA_BODY_SKIPPED;
+    stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, len - captured);
+  } else if (captured < len) {
     ev->flags |= WEFT_DATA_TRUNCATED;
-    /* A body left out on purpose is not a capture cut short. */
-    if (!head_only) stat_add(WEFT_STAT_TRUNCATED, 1);
+    stat_add(WEFT_STAT_TRUNCATED, 1);
   }
   ev->captured_len = captured;
   if (trace_context_enabled) assign_tls_context(ev, s->data, captured, tid, call, cs);
@@ -262,7 +210,7 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
     __u8 head[8] = {};
     if (bpf_probe_read_user(head, sizeof(head), (const void *)c->buf) == 0 &&
         is_http_request_start(head, sizeof(head))) {
-      decide_client_context(&c->ctx, tid);
+      decide_client_context(&c->ctx, tid, 0); /* connection not known yet */
       c->has_ctx = 1;
     }
   }

@@ -110,24 +110,22 @@ static __always_inline int is_traceparent_name(const __u8 *h) {
 }
 
 struct traceparent_scan {
-  __u32 len;  /* valid bytes in the staging area */
-  __s32 value; /* offset of the header value, or -1 */
+  const __u8 *d; /* the staging area */
+  __u32 len;     /* valid bytes in it */
+  __s32 value;   /* offset of the header value, or -1 */
 };
 
 /* bpf_loop callback: looks at the 8 bytes of word `i` for a '\n' that starts
  * a traceparent header. Word-at-a-time keeps the scan near 1 ns per word. */
 static int scan_traceparent_word(__u32 i, void *arg) {
   struct traceparent_scan *scan = arg;
-  __u32 zero = 0;
-  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-  if (!s) return 1;
   __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
   /* A header needs '\n', the name (12), a space and the value within the
    * valid bytes. The last header of a request may end a few bytes before the
    * word's end, so the bound is checked per byte below (the staging area is
    * twice the capture: the word itself is always readable). */
   if (off + WEFT_TRACEPARENT_MIN_LINE > scan->len) return 1;
-  const __u8 *d = s->data;
+  const __u8 *d = scan->d;
   __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
   if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
   for (int j = 0; j < 8; j++) {
@@ -145,8 +143,8 @@ static int scan_traceparent_word(__u32 i, void *arg) {
 
 /* Offset of the value of a "traceparent:" header within the first bytes of
  * a request in the staging area (len valid bytes), or -1. */
-static __always_inline int find_traceparent(__u32 len) {
-  struct traceparent_scan scan = {.len = len, .value = -1};
+static __always_inline int find_traceparent(const __u8 *d, __u32 len) {
+  struct traceparent_scan scan = {.d = d, .len = len, .value = -1};
   __u32 limit = len < WEFT_TRACEPARENT_SCAN ? len : WEFT_TRACEPARENT_SCAN;
   bpf_loop(limit / 8, scan_traceparent_word, &scan, 0);
   return scan.value;
@@ -190,7 +188,7 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
                                                  __u64 conn_id, const __u8 *d, __u32 len,
                                                  const struct weft_tuple *t, __u32 seq) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  int pos = find_traceparent(len);
+  int pos = find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
     ctx->link_source = WEFT_LINK_TRACEPARENT;
   } else {
@@ -228,15 +226,92 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   active.ctx = *ctx;
   active.ctx.starts_span = 0;
   active.conn_id = conn_id;
+  active.proxy_armed = 1;
   bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
+}
+
+/* ---- event-loop proxies (nginx) -------------------------------------------
+ * A proxy worker reads a request and, in the same handler, either writes the
+ * upstream request on a cached keep-alive connection or opens a new upstream
+ * connection and writes the request once the connect completes, possibly
+ * after handling many other requests. So a request it sends has a parent when
+ * - it is the first request on a connection the worker opened while handling
+ *   request R (the connect is the evidence), or
+ * - the worker has done nothing since reading R but read more of R: no other
+ *   connection's bytes in or out, no other request forwarded for R.
+ * Anything else is ambiguous. Event loops that run handlers later (asyncio
+ * tasks, Node.js timers) break the second rule, so it is only applied to
+ * processes userspace marks as event-loop proxies. */
+
+static __always_inline int is_event_loop_proxy(__u32 tgid) {
+  return bpf_map_lookup_elem(&event_loop_proxies, &tgid) != 0;
+}
+
+/* The request the worker is handling, consumed: one forward per request. */
+static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context *server) {
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (!active || !active->proxy_armed) return 0;
+  active->proxy_armed = 0;
+  *server = active->ctx;
+  return 1;
+}
+
+/* A proxy worker moved bytes on conn_id: unless that is the connection of
+ * the request it is handling, it has turned to other work. */
+static __always_inline void proxy_observe_io(__u32 tid, __u64 conn_id) {
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (active && active->proxy_armed && active->conn_id != conn_id) active->proxy_armed = 0;
+}
+
+/* connect() by a proxy worker: the new connection belongs to the request the
+ * worker is handling. */
+static __always_inline void proxy_observe_connect(__u32 tid, __u64 conn_id) {
+  struct weft_trace_context server;
+  if (!take_proxy_turn(tid, &server)) return;
+  bpf_map_update_elem(&proxy_connections, &conn_id, &server, BPF_ANY);
+}
+
+/* Parent of a request a proxy worker sends on conn_id; 0 if ambiguous. */
+static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
+                                             struct weft_trace_context *server) {
+  struct weft_trace_context *opened_for = bpf_map_lookup_elem(&proxy_connections, &conn_id);
+  if (opened_for) {
+    *server = *opened_for;
+    bpf_map_delete_elem(&proxy_connections, &conn_id);
+    /* The worker may have opened it within this very turn. */
+    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    if (active && active->proxy_armed &&
+        load_u64(active->ctx.span_id) == load_u64(server->span_id))
+      active->proxy_armed = 0;
+    return 1;
+  }
+  return take_proxy_turn(tid, server);
 }
 
 /* Decides a CLIENT context for a request the thread is about to send: its
  * parent is the thread's active context. Not yet published. */
-static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid) {
+static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid,
+                                                  __u64 conn_id) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (is_event_loop_proxy(tgid)) {
+    struct weft_trace_context server;
+    if (proxy_turn_parent(tid, conn_id, &server)) {
+      __builtin_memcpy(ctx->trace_id, server.trace_id, 16);
+      __builtin_memcpy(ctx->parent_span_id, server.span_id, 8);
+      ctx->trace_flags = server.trace_flags;
+      ctx->link_source = WEFT_LINK_PROXY_TURN;
+    } else {
+      random_bytes(ctx->trace_id, 16);
+      ctx->trace_id[15] |= 1;
+      ctx->trace_flags = 1;
+      ctx->link_source = WEFT_LINK_AMBIGUOUS;
+    }
+    new_span_id(ctx->span_id);
+    ctx->starts_span = 1;
+    return;
+  }
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
                      bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
   if (active && !multiplexing) {
@@ -269,8 +344,9 @@ static __always_inline void publish_client_context(const struct weft_trace_conte
  * context (parent: the thread's active context) and publish it for a traced
  * peer on this node. */
 static __always_inline void start_client_context(struct weft_trace_context *ctx, __u32 tid,
-                                                 const struct weft_tuple *t, __u32 seq) {
-  decide_client_context(ctx, tid);
+                                                 __u64 conn_id, const struct weft_tuple *t,
+                                                 __u32 seq) {
+  decide_client_context(ctx, tid, conn_id);
   publish_client_context(ctx, t, seq);
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,14 @@ void InstallSignalHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+// nginx workers handle each request up to forwarding it before turning to
+// another (docs/parent-links.md, proxy-turn); other event loops do not.
+bool IsEventLoopProxy(const std::string& exe_link) {
+  std::error_code error;
+  const auto target = std::filesystem::read_symlink(exe_link, error);
+  return !error && target.filename() == "nginx";
+}
+
 // Every process to trace: the requested ones and their descendants, never
 // weft itself.
 std::set<int> ExpandProcessTree(const proc::ProcReader& reader, const std::vector<int>& roots) {
@@ -59,11 +68,11 @@ std::set<int> ExpandProcessTree(const proc::ProcReader& reader, const std::vecto
 void LogStats(const CaptureStats& s, bool final_line) {
   auto level = final_line ? spdlog::level::info : spdlog::level::debug;
   spdlog::log(level,
-              "capture: {} events, {} lost, {} bytes captured, {} truncated, {} size-only, "
-              "{} read faults, {} decode errors, {} connection-table misses, {} TLS reads/writes "
-              "without a known socket",
-              s.events, s.lost, s.bytes_captured, s.truncated, s.size_only, s.read_faults,
-              s.decode_errors, s.conn_table_full, s.tls_unattributed);
+              "capture: {} events, {} lost, {} bytes captured, {} body bytes not copied, {} "
+              "truncated, {} size-only, {} read faults, {} decode errors, {} connection-table "
+              "misses, {} TLS reads/writes without a known socket",
+              s.events, s.lost, s.bytes_captured, s.body_bytes_skipped, s.truncated, s.size_only,
+              s.read_faults, s.decode_errors, s.conn_table_full, s.tls_unattributed);
 }
 
 // The standard OTEL_* environment, with command-line flags taking precedence.
@@ -93,6 +102,13 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
   ExporterStats e = exporter.stats();
   spdlog::info("spans: {} built ({} server, {} client) from {} exchanges; {} connections seen",
                p.spans, p.server_spans, p.client_spans, p.exchanges, t.connections_opened);
+  const auto& h = p.handoff;
+  if (h.orphan_calls) {
+    spdlog::info(
+        "handoff: {} pool-thread calls, {} linked to the request their thread answered, {} "
+        "exported unlinked ({} released early: too many held); {} spans delayed",
+        h.orphan_calls, h.linked, h.released, h.held_overflows, h.spans_delayed);
+  }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
                e.last_error.empty() ? "" : "; last error: " + e.last_error);
@@ -194,8 +210,14 @@ int RunAgent(const RunOptions& options) {
       traced.insert(pid);
       // Goroutines move between threads: a Go thread's active context may
       // belong to another goroutine's request, so no thread links there.
-      if (auto go = elf::IsGoBinary("/proc/" + std::to_string(pid) + "/exe"); go.ok() && *go) {
+      const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+      if (auto go = elf::IsGoBinary(exe); go.ok() && *go) {
         if (auto st = (*probes)->MarkMultiplexing(pid); !st.ok()) {
+          spdlog::warn("{}", std::string(st.message()));
+        }
+      }
+      if (IsEventLoopProxy(exe)) {
+        if (auto st = (*probes)->MarkEventLoopProxy(pid); !st.ok()) {
           spdlog::warn("{}", std::string(st.message()));
         }
       }
@@ -275,10 +297,11 @@ int RunAgent(const RunOptions& options) {
         ExporterStats e = exporter->stats();
         uint64_t problems = e.spans_failed + e.spans_dropped + e.spans_rejected;
         if (problems > last_export_problems) {
-          spdlog::warn("span export is failing: {} failed, {} dropped (queue full), {} rejected "
-                       "so far; last error: {}",
-                       e.spans_failed, e.spans_dropped, e.spans_rejected,
-                       e.last_error.empty() ? "none reported" : e.last_error);
+          spdlog::warn(
+              "span export is failing: {} failed, {} dropped (queue full), {} rejected "
+              "so far; last error: {}",
+              e.spans_failed, e.spans_dropped, e.spans_rejected,
+              e.last_error.empty() ? "none reported" : e.last_error);
           last_export_problems = problems;
           next_export_warning = now + std::chrono::seconds(10);
         }

@@ -10,9 +10,7 @@
 
 namespace weft {
 
-std::string_view ToString(Direction d) {
-  return d == Direction::kEgress ? "egress" : "ingress";
-}
+std::string_view ToString(Direction d) { return d == Direction::kEgress ? "egress" : "ingress"; }
 
 std::string_view ToString(Role r) {
   switch (r) {
@@ -27,9 +25,8 @@ std::string_view ToString(Role r) {
 
 std::string_view ToString(Source s) {
   static constexpr std::string_view kNames[] = {
-      "unknown", "read",    "write",    "readv",    "writev",   "recvfrom", "sendto",
-      "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice",   "io_uring",
-      "ssl_read", "ssl_write"};
+      "unknown", "read",     "write",    "readv",    "writev", "recvfrom", "sendto",   "recvmsg",
+      "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice", "io_uring", "ssl_read", "ssl_write"};
   auto i = static_cast<size_t>(s);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -44,6 +41,8 @@ std::string_view ToString(LinkSource s) {
       return "traceparent";
     case LinkSource::kAmbiguous:
       return "ambiguous";
+    case LinkSource::kProxyTurn:
+      return "proxy-turn";
     default:
       return "none";
   }
@@ -79,8 +78,9 @@ TraceContext DecodeContext(const weft_trace_context& c) {
   std::memcpy(out.span_id.data(), c.span_id, 8);
   std::memcpy(out.parent_span_id.data(), c.parent_span_id, 8);
   out.trace_flags = c.trace_flags;
-  out.link_source = c.link_source <= WEFT_LINK_AMBIGUOUS ? static_cast<LinkSource>(c.link_source)
-                                                         : LinkSource::kNone;
+  out.link_source = c.link_source <= WEFT_LINK_SOURCE_MAX && c.link_source != 5
+                        ? static_cast<LinkSource>(c.link_source)
+                        : LinkSource::kNone;
   out.starts_span = c.starts_span != 0;
   return out;
 }
@@ -112,9 +112,9 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       weft_data_event raw;
       std::memcpy(&raw, record.data(), sizeof(raw));
       if (raw.captured_len > record.size() - sizeof(weft_data_event)) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "data event claims %d captured bytes but the record holds %d", raw.captured_len,
-            record.size() - sizeof(weft_data_event)));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("data event claims %d captured bytes but the record holds %d",
+                            raw.captured_len, record.size() - sizeof(weft_data_event)));
       }
       DataEvent ev;
       ev.timestamp_ns = header.timestamp_ns;
@@ -131,6 +131,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       ev.size_only = raw.flags & WEFT_DATA_SIZE_ONLY;
       ev.has_seq = !(raw.flags & WEFT_DATA_NO_SEQ);
       ev.tls = raw.flags & WEFT_DATA_TLS;
+      ev.body_skipped = raw.flags & WEFT_DATA_BODY_SKIPPED;
       ev.tuple = DecodeTuple(raw.tuple);
       ev.context = DecodeContext(raw.context);
       ev.data = record.substr(sizeof(weft_data_event), raw.captured_len);
