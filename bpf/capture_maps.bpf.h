@@ -65,6 +65,8 @@ struct conn_state {
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
   __u64 body_left[2]; /* declared body bytes still to come, by direction: not copied */
+  __u32 bytes_pushed; /* header bytes propagation inserted so far (egress) */
+  __u32 _pad2;
 };
 
 struct {
@@ -155,7 +157,7 @@ struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
-  __u32 _pad;
+  __u32 pushed; /* bytes the sk_msg program inserted into this send */
   struct weft_trace_context ctx;
 };
 

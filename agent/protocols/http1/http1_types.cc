@@ -91,6 +91,7 @@ void HttpResponse::SwapWith(HttpResponse& other) {
   swap(complete, other.complete);
   swap(start_ns, other.start_ns);
   swap(end_ns, other.end_ns);
+  swap(tid, other.tid);
 }
 
 TraceContext IdGenerator::NewRootContext() {
