@@ -3,11 +3,14 @@
  * TLS plaintext from a shared OpenSSL (docs/tls.md). Included at the end of
  * capture.bpf.c: uses its conn_for / wakeup_flags.
  *
- * uprobes on SSL_read, SSL_read_ex, SSL_write, SSL_write_ex save the call
- * (tls_state.bpf.h); one uretprobe, attached to all four, reports the
- * plaintext as a data event of the underlying connection, with the same
- * trace-context rules as plaintext HTTP on a socket. The agent attaches them
- * per library file with pid -1; they filter by traced tgid here.
+ * uprobes on SSL_read, SSL_read_ex, SSL_write, SSL_write_ex (or on the two
+ * internal functions they wrap, agent/probes/tls_probe_points.h) save the
+ * call (tls_state.bpf.h); one uretprobe, attached to every probe point,
+ * reports the plaintext as a data event of the underlying connection, with
+ * the same trace-context rules as plaintext HTTP on a socket. The agent
+ * attaches them per traced process (pid-filtered: other processes never
+ * trap) or, node-wide, per library file with pid -1; entries check the
+ * traced tgid here either way.
  */
 #ifndef WEFT_BPF_SSL_CAPTURE_BPF_H
 #define WEFT_BPF_SSL_CAPTURE_BPF_H
@@ -113,19 +116,48 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
 
   __u32 want = len < capture_limit ? len : capture_limit;
   if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
-  __u32 captured = 0;
-  /* A mask the compiler cannot drop keeps the size provably in the staging
-   * area for the verifier. */
-  __u64 copy = want;
-  asm volatile("%0 &= %1" : "+r"(copy) : "i"(2 * WEFT_MAX_CAPTURE - 1));
-  if (copy > 0) {
-    if (bpf_probe_read_user(s->data, copy, (const void *)call->buf) == 0) {
-      captured = want;
-    } else {
-      stat_add(WEFT_STAT_READ_FAULTS, 1);
-    }
+  /* Only what parsing needs, as for plaintext (http_head.bpf.h): the head
+   * of a message with a declared Content-Length, its body by size. */
+  __u64 *body_left = skip_bodies ? &cs->body_left[dir & 1] : 0;
+  __u32 head = 0;
+  if (body_left && *body_left >= len) {
+    *body_left -= len; /* wholly inside a body of declared length */
+    want = 0;
+  } else if (body_left) {
+    *body_left = 0; /* a message may start here */
   }
-  if (captured < len) {
+  /* The first bytes, then the rest only when the body cannot be skipped.
+   * Masks the compiler cannot drop keep the sizes provably in the staging
+   * area for the verifier. */
+  __u32 first = want < WEFT_HEAD_PROBE ? want : WEFT_HEAD_PROBE;
+  __u32 captured = 0;
+  __u64 copy = first;
+  asm volatile("%0 &= %1" : "+r"(copy) : "i"(2 * WEFT_HEAD_PROBE - 1));
+  if (copy > 0 && bpf_probe_read_user(s->data, copy, (const void *)call->buf) == 0) {
+    captured = first;
+    if (body_left && captured >= 8 &&
+        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
+      head = head_only_capture(captured, len, body_left);
+    if (head) {
+      captured = head;
+    } else if (want > first) {
+      __u64 rest = want - first;
+      asm volatile("%0 &= %1" : "+r"(rest) : "i"(WEFT_MAX_CAPTURE - 1));
+      if (bpf_probe_read_user(s->data + WEFT_HEAD_PROBE, rest,
+                              (const void *)(call->buf + WEFT_HEAD_PROBE)) == 0) {
+        captured = want;
+      } else {
+        stat_add(WEFT_STAT_READ_FAULTS, 1);
+      }
+    }
+  } else if (copy > 0) {
+    stat_add(WEFT_STAT_READ_FAULTS, 1);
+  }
+  if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
+  if (head ? head < len : want == 0) {
+    ev->flags |= WEFT_DATA_BODY_SKIPPED;
+    stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, len - captured);
+  } else if (captured < len) {
     ev->flags |= WEFT_DATA_TRUNCATED;
     stat_add(WEFT_STAT_TRUNCATED, 1);
   }
@@ -140,35 +172,48 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
-  struct ssl_call c = {};
-  c.ssl = PT_REGS_PARM1(ctx);
-  c.buf = PT_REGS_PARM2(ctx);
-  c.len_ptr = ex ? PT_REGS_PARM4(ctx) : 0;
-  c.direction = direction;
-  __u64 num = PT_REGS_PARM3(ctx);
-  struct ssl_write_retry *retry = 0;
-  if (direction == WEFT_DIR_EGRESS) retry = bpf_map_lookup_elem(&ssl_write_retries, &c.ssl);
+  struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (!c) {
+    /* The thread's first call: its entry stays for the next ones. */
+    struct ssl_call fresh = {};
+    bpf_map_update_elem(&ssl_calls, &tid, &fresh, BPF_NOEXIST);
+    c = bpf_map_lookup_elem(&ssl_calls, &tid);
+    if (!c) return 0;
+  }
+  c->ssl = PT_REGS_PARM1(ctx);
+  c->buf = PT_REGS_PARM2(ctx);
+  c->len_ptr = ex ? PT_REGS_PARM4(ctx) : 0;
+  c->direction = direction;
+  c->conn_id = 0;
+  c->first_seq = 0;
+  c->seq_known = 0;
+  c->has_ctx = 0;
+  c->published = 0;
+  c->retry_conn = 0;
+  c->active = 1;
+  if (direction != WEFT_DIR_EGRESS) return 0;
+  __u64 ssl = c->ssl;
+  struct ssl_write_retry *retry = bpf_map_lookup_elem(&ssl_write_retries, &ssl);
   if (retry) {
     /* Younger than a few seconds: the same SSL object is retrying, not a
      * new one allocated at the same address after an error. */
     if (bpf_ktime_get_ns() - retry->at_ns < WEFT_SSL_RETRY_NS) {
-      c.ctx = retry->ctx;
-      c.has_ctx = 1;
-      c.published = 1;
-      c.retry_conn = retry->conn_id;
+      c->ctx = retry->ctx;
+      c->has_ctx = 1;
+      c->published = 1;
+      c->retry_conn = retry->conn_id;
     }
-    bpf_map_delete_elem(&ssl_write_retries, &c.ssl);
-  } else if (direction == WEFT_DIR_EGRESS && trace_context_enabled && num >= 8) {
+    bpf_map_delete_elem(&ssl_write_retries, &ssl);
+  } else if (trace_context_enabled && PT_REGS_PARM3(ctx) >= 8) {
     /* Decide the CLIENT context now: the first socket write inside the call
      * publishes it under the first TLS byte, before the bytes leave. */
     __u8 head[8] = {};
-    if (bpf_probe_read_user(head, sizeof(head), (const void *)c.buf) == 0 &&
+    if (bpf_probe_read_user(head, sizeof(head), (const void *)c->buf) == 0 &&
         is_http_request_start(head, sizeof(head))) {
-      decide_client_context(&c.ctx, tid, 0); /* connection not known yet */
-      c.has_ctx = 1;
+      decide_client_context(&c->ctx, tid, 0); /* connection not known yet */
+      c->has_ctx = 1;
     }
   }
-  bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
   return 0;
 }
 
@@ -184,35 +229,42 @@ int BPF_KPROBE(weft_ssl_write_enter) { return ssl_enter(ctx, WEFT_DIR_EGRESS, 0)
 SEC("uprobe")
 int BPF_KPROBE(weft_ssl_write_ex_enter) { return ssl_enter(ctx, WEFT_DIR_EGRESS, 1); }
 
-/* Return of any of the four: SSL_read/SSL_write return the byte count,
- * the _ex variants 1 and the count through their fourth argument. */
+/* Return of any probe point: SSL_read/SSL_write return the byte count, the
+ * _ex variants and OpenSSL's internal ssl_read_internal/ssl_write_internal
+ * (probed instead when found, agent/probes/tls_probe_points.h) a positive
+ * value and the count through their fourth argument. */
 SEC("uretprobe")
 int BPF_KRETPROBE(weft_ssl_return) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tid = (__u32)pid_tgid;
-  struct ssl_call *saved = bpf_map_lookup_elem(&ssl_calls, &tid);
-  if (!saved) return 0;
-  struct ssl_call call = *saved;
-  bpf_map_delete_elem(&ssl_calls, &tid);
+  struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (!call || !call->active) return 0;
+  call->active = 0;
+  /* > 0 is success in every convention probed: the byte count, 1 for the
+   * _ex functions, and the internal functions' 1 (tls_probe_points.h). */
   int ret = (int)PT_REGS_RC(ctx);
-  __u64 n = 0;
-  if (call.len_ptr ? ret != 1 : ret <= 0) {
-    if (call.direction == WEFT_DIR_EGRESS && call.has_ctx && call.published && call.conn_id) {
+  if (ret <= 0) {
+    /* Most failures are a non-blocking read finding no record yet
+     * (WANT_READ): nothing to report, nothing to keep. */
+    if (call->direction == WEFT_DIR_EGRESS && call->has_ctx && call->published &&
+        call->conn_id) {
       struct ssl_write_retry retry = {};
-      retry.ctx = call.ctx;
-      retry.conn_id = call.conn_id;
+      retry.ctx = call->ctx;
+      retry.conn_id = call->conn_id;
       retry.at_ns = bpf_ktime_get_ns();
-      bpf_map_update_elem(&ssl_write_retries, &call.ssl, &retry, BPF_ANY);
+      __u64 ssl = call->ssl;
+      bpf_map_update_elem(&ssl_write_retries, &ssl, &retry, BPF_ANY);
     }
     return 0;
   }
-  if (call.len_ptr) {
-    if (bpf_probe_read_user(&n, sizeof(n), (const void *)call.len_ptr)) return 0;
+  __u64 n = 0;
+  if (call->len_ptr) {
+    if (bpf_probe_read_user(&n, sizeof(n), (const void *)call->len_ptr)) return 0;
   } else {
     n = (__u64)ret;
   }
   if (n == 0 || n > 0x7fffffff) return 0;
-  return emit_ssl_data(&call, pid_tgid, (__u32)n);
+  return emit_ssl_data(call, pid_tgid, (__u32)n);
 }
 
 #endif /* WEFT_BPF_SSL_CAPTURE_BPF_H */

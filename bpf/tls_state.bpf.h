@@ -20,7 +20,10 @@
 #include "sock_io.bpf.h"
 #include "trace_context.bpf.h"
 
-/* One SSL_read / SSL_write (or _ex) in flight on a thread. */
+/* One SSL_read / SSL_write (or _ex) in flight on a thread. The entry of a
+ * thread is kept between calls and rewritten in place (`active` says a call
+ * is in flight): a delete and an insert per call cost more than the lookup.
+ * `tuple` is valid once conn_id is set, `ctx` once has_ctx is. */
 struct ssl_call {
   __u64 ssl;       /* SSL * */
   __u64 buf;       /* the caller's plaintext buffer */
@@ -31,6 +34,7 @@ struct ssl_call {
   __u8 seq_known;
   __u8 has_ctx;   /* write of a request start: CLIENT context decided at entry */
   __u8 published; /* ... and published under first_seq */
+  __u8 active;    /* a call is in flight (between entry and return) */
   __u64 retry_conn; /* a retried write: the connection its context was published on */
   struct weft_tuple tuple;
   struct weft_trace_context ctx;
@@ -80,14 +84,22 @@ struct {
 static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64 conn_id, __u32 seq,
                                          __u8 direction) {
   struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
-  if (!c) return 0;
+  if (!c || !c->active) return 0;
   if (c->conn_id == 0) {
     c->conn_id = conn_id;
-    read_tuple(sk, &c->tuple);
-    struct ssl_conn sc = {};
-    sc.conn_id = conn_id;
-    sc.tuple = c->tuple;
-    bpf_map_update_elem(&ssl_conns, &c->ssl, &sc, BPF_ANY);
+    /* Nearly always the SSL object's connection of its previous calls:
+     * then its tuple is known and the map is left as it is. */
+    __u64 ssl = c->ssl;
+    struct ssl_conn *known = bpf_map_lookup_elem(&ssl_conns, &ssl);
+    if (known && known->conn_id == conn_id) {
+      c->tuple = known->tuple;
+    } else {
+      read_tuple(sk, &c->tuple);
+      struct ssl_conn sc = {};
+      sc.conn_id = conn_id;
+      sc.tuple = c->tuple;
+      bpf_map_update_elem(&ssl_conns, &ssl, &sc, BPF_ANY);
+    }
   }
   if (c->conn_id == conn_id && !c->seq_known && direction == c->direction) {
     c->first_seq = seq;

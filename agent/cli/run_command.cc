@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -196,8 +198,12 @@ int RunAgent(const RunOptions& run_options) {
   std::set<int> traced;
   bool all_exited = false;
   std::string line;
+  // Forks and exits since the last poll, for the TLS uprobes (attached per
+  // process, outside the event callback).
+  std::vector<ProcessEvent> process_changes;
   auto handler = [&](const Event& event) {
     if (const auto* process = std::get_if<ProcessEvent>(&event)) {
+      process_changes.push_back(*process);
       if (process->kind == ProcessEvent::Kind::kFork) {
         traced.insert(static_cast<int>(process->tgid));
       } else if (traced.erase(static_cast<int>(process->tgid)) && traced.empty()) {
@@ -249,8 +255,13 @@ int RunAgent(const RunOptions& run_options) {
   }
 
   // HTTPS through a shared OpenSSL: uprobes on every libssl the traced
-  // processes map, rescanned for processes that exec or load it later.
-  auto tls = std::make_unique<TlsProbes>(**probes);
+  // processes map, for those processes only (WEFT_TLS_PROBES=node: one per
+  // file for every process, see docs/tls.md), attached to forked children as
+  // their fork arrives and rescanned for processes that exec or load it later.
+  const char* tls_scope_env = std::getenv("WEFT_TLS_PROBES");
+  const bool tls_node_wide = tls_scope_env && std::string_view(tls_scope_env) == "node";
+  auto tls = std::make_unique<TlsProbes>(
+      **probes, tls_node_wide ? TlsProbeScope::kWholeNode : TlsProbeScope::kTracedProcesses);
   tls->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
@@ -277,6 +288,14 @@ int RunAgent(const RunOptions& run_options) {
       spdlog::error("{}", std::string(polled.status().message()));
       return 1;
     }
+    for (const ProcessEvent& change : process_changes) {
+      if (change.kind == ProcessEvent::Kind::kFork) {
+        tls->OnProcessStarted(change.tgid);
+      } else {
+        tls->OnProcessExited(change.tgid);
+      }
+    }
+    process_changes.clear();
     if (pipeline) {
       pipeline->Tick(MonotonicNowNs());
     } else {
