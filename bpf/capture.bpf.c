@@ -153,11 +153,17 @@ __noinline int emit_data(struct io_call *call) {
   ev->direction = call->direction;
   ev->source = call->source;
   ev->flags = 0;
-  read_tuple(sk, &ev->tuple);
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
+  /* A connection's addresses do not change: read them from the socket once. */
+  if (cs && cs->tuple.family != 0) {
+    ev->tuple = cs->tuple;
+  } else {
+    read_tuple(sk, &ev->tuple);
+    if (cs) cs->tuple = ev->tuple;
+  }
   if (propagate_headers && call->direction == WEFT_DIR_EGRESS) {
     /* Report the stream as the process wrote it: without the header bytes
      * propagation inserted into this send and earlier ones. */
@@ -166,8 +172,6 @@ __noinline int emit_data(struct io_call *call) {
     ev->seq = call->seq - pushed - (cs ? cs->bytes_pushed : 0);
     if (cs) cs->bytes_pushed += pushed;
   }
-  if (cs && cs->tuple.family == 0) cs->tuple = ev->tuple;
-
   /* TLS records are not reported: the SSL uretprobes report the plaintext
    * (ssl_capture.bpf.h). */
   int tls = tls_socket_io(tid, sk, call->conn_id, call->seq, call->direction);
@@ -529,7 +533,8 @@ static __always_inline void emit_process_event(__u8 kind, __u32 tgid, __u32 tid,
   ev->header.kind = kind;
   ev->parent_tgid = parent;
   ev->exit_code = exit_code;
-  bpf_ringbuf_submit(ev, wakeup_flags());
+  /* Rare, and userspace acts on them (per-process TLS probes): no batching. */
+  bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
   stat_add(WEFT_STAT_EVENTS, 1);
 }
 
