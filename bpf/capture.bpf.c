@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
+#include "go_runtime.bpf.h"
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
@@ -94,7 +95,8 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     if (!decided && is_http_request_start(d, captured)) {
       start_client_context(ctx, tid, &ev->tuple, ev->seq);
     } else if (is_http_response_start(d, captured)) {
-      /* The response ends the thread's active SERVER context. */
+      /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
+      go_end_server_context(ev->header.tgid, ev->conn_id);
       struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
       if (active && active->conn_id == ev->conn_id) {
         *ctx = active->ctx;
@@ -489,10 +491,12 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&pending_sends, &tid);
   bpf_map_delete_elem(&active_syscalls, &tid);
   bpf_map_delete_elem(&ssl_calls, &tid);
+  bpf_map_delete_elem(&goroutine_creations, &tid);
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
+  bpf_map_delete_elem(&go_processes, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "agent/events/event_json.h"
 #include "agent/pipeline/span_pipeline.h"
+#include "agent/probes/go_probes.h"
 #include "agent/probes/kernel_fs.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
@@ -202,6 +203,10 @@ int RunAgent(const RunOptions& options) {
   // processes map, rescanned for processes that exec or load it later.
   auto tls = std::make_unique<TlsProbes>(**probes);
   tls->Rescan();
+  // Go: goroutine-aware parent links (runtime and net/http uprobes per
+  // executable), rescanned like TLS for processes that start or exec later.
+  auto go = std::make_unique<GoProbes>(**probes);
+  go->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   std::fprintf(stderr, "weft ready: tracing %zu processes (%s), backend %s\n", traced.size(),
@@ -229,6 +234,7 @@ int RunAgent(const RunOptions& options) {
     auto now = Clock::now();
     if (now >= next_tls_scan) {
       tls->Rescan();
+      go->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&
@@ -270,6 +276,7 @@ int RunAgent(const RunOptions& options) {
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
+  go->StartDetach();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();
@@ -278,6 +285,7 @@ int RunAgent(const RunOptions& options) {
     LogPipelineStats(*pipeline, *exporter);
   }
   tls.reset();
+  go.reset();
   std::fflush(stdout);
   return 0;
 }

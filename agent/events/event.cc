@@ -44,6 +44,8 @@ std::string_view ToString(LinkSource s) {
       return "traceparent";
     case LinkSource::kAmbiguous:
       return "ambiguous";
+    case LinkSource::kGoroutine:
+      return "goroutine";
     default:
       return "none";
   }
@@ -79,7 +81,7 @@ TraceContext DecodeContext(const weft_trace_context& c) {
   std::memcpy(out.span_id.data(), c.span_id, 8);
   std::memcpy(out.parent_span_id.data(), c.parent_span_id, 8);
   out.trace_flags = c.trace_flags;
-  out.link_source = c.link_source <= WEFT_LINK_AMBIGUOUS ? static_cast<LinkSource>(c.link_source)
+  out.link_source = c.link_source <= WEFT_LINK_GOROUTINE ? static_cast<LinkSource>(c.link_source)
                                                          : LinkSource::kNone;
   out.starts_span = c.starts_span != 0;
   return out;
