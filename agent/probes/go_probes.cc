@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "capture.h"
+#include "bpf/capture.h"
 #include "capture.skel.h"
 #include "spdlog/spdlog.h"
 #include "symbolizer/elf/go_binary.h"
