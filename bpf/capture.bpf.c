@@ -158,9 +158,14 @@ __noinline int emit_data(struct io_call *call) {
     ev->flags |= WEFT_DATA_SIZE_ONLY;
     stat_add(WEFT_STAT_SIZE_ONLY, 1);
   } else {
+    /* A request's first byte read alone just before goes in front. */
+    __u32 held = take_held_first_byte(cs, call, s->data);
     __u32 want = call->len < capture_limit ? call->len : capture_limit;
-    captured = copy_call_bytes(s->data, call, want);
-    if (captured < call->len) {
+    if (held && want == capture_limit) want--;
+    captured = copy_call_bytes(s->data + held, call, want) + held;
+    ev->seq -= held;
+    ev->total_len += held;
+    if (captured < ev->total_len) {
       ev->flags |= WEFT_DATA_TRUNCATED;
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }
@@ -174,6 +179,7 @@ __noinline int emit_data(struct io_call *call) {
       cs->tls = 1;
     }
   }
+  if (!tls && hold_first_byte(cs, call, s->data, captured)) return 0;
   if (tls) {
     if (call->direction == WEFT_DIR_EGRESS) bpf_map_delete_elem(&pending_sends, &tid);
     if (cs && call->direction == WEFT_DIR_EGRESS) cs->bytes_sent += call->len;
@@ -189,6 +195,7 @@ __noinline int emit_data(struct io_call *call) {
       cs->bytes_sent += call->len;
     else
       cs->bytes_received += call->len;
+    cs->answered = call->direction == WEFT_DIR_EGRESS;
   }
 
   output_staged_event(s, captured);

@@ -61,6 +61,12 @@ struct conn_state {
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
+  /* A request's first byte read alone, held for the next read (go_runtime.bpf.h). */
+  __u32 held_seq;
+  __u8 held_byte;
+  __u8 has_held_byte;
+  __u8 answered; /* 1: the last bytes on the connection went out */
+  __u8 _pad2;
 };
 
 struct {

@@ -36,6 +36,7 @@
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
+#include "sock_io.bpf.h"
 
 /* Go processes with runtime uprobes attached (key: tgid), set by the agent. */
 struct {
@@ -159,6 +160,45 @@ static __always_inline int go_client_parent(__u32 tgid, struct weft_trace_contex
     return 1;
   }
   return 0;
+}
+
+/* ---- a request's first byte read alone ------------------------------------
+ * Go's HTTP server keeps a one-byte read pending while a handler runs
+ * (connReader.backgroundRead). When the next request on a keep-alive
+ * connection arrives before that read is cancelled, it takes the request's
+ * first byte alone and the next read the rest, which does not start with a
+ * method: no SERVER context, no peer link. Such a byte is held back (the
+ * read reports nothing) and put in front of the next read on the connection,
+ * so the request starts whole in one event. Only on the serving side, right
+ * after it answered (a client sends the next request after the response), and
+ * only a letter that starts a method; a held byte is lost only if the peer
+ * never sends another, i.e. with a request that could not be parsed anyway. */
+
+static __always_inline int is_method_initial(__u8 c) {
+  return c == 'G' || c == 'P' || c == 'H' || c == 'D' || c == 'O' || c == 'C' || c == 'T';
+}
+
+/* 1 when the call's single byte was held back. */
+static __always_inline int hold_first_byte(struct conn_state *cs, const struct io_call *call,
+                                           const __u8 *d, __u32 captured) {
+  if (!cs || call->direction != WEFT_DIR_INGRESS || call->len != 1 || captured != 1) return 0;
+  if (cs->role == WEFT_ROLE_CLIENT || !cs->answered || !is_method_initial(d[0])) return 0;
+  cs->held_byte = d[0];
+  cs->held_seq = call->seq;
+  cs->has_held_byte = 1;
+  cs->bytes_received += 1;
+  return 1;
+}
+
+/* Puts a held byte at d[0] when this read continues it; returns how many
+ * bytes it put there (0 or 1). A held byte that does not continue is dropped. */
+static __always_inline __u32 take_held_first_byte(struct conn_state *cs,
+                                                  const struct io_call *call, __u8 *d) {
+  if (!cs || !cs->has_held_byte || call->direction != WEFT_DIR_INGRESS) return 0;
+  cs->has_held_byte = 0;
+  if (cs->held_seq + 1 != call->seq) return 0;
+  d[0] = cs->held_byte;
+  return 1;
 }
 
 /* ---- uprobes on the Go runtime and net/http (attached per binary) -------- */
