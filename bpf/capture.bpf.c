@@ -65,6 +65,7 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   init.tgid = tgid;
   __u8 *role = bpf_map_lookup_elem(&conn_roles, &conn_id);
   init.role = role ? *role : WEFT_ROLE_UNKNOWN;
+  init.event_loop_proxy = is_event_loop_proxy(tgid);
   bpf_map_update_elem(&conns, &conn_id, &init, BPF_NOEXIST);
   cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) stat_add(WEFT_STAT_CONN_TABLE_FULL, 1);
@@ -75,6 +76,7 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
 static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
                                            __u32 captured, __u32 tid, struct conn_state *cs) {
   struct weft_trace_context *ctx = &ev->context;
+  if (cs && cs->event_loop_proxy) proxy_observe_io(tid, ev->conn_id);
   if (ev->direction == WEFT_DIR_INGRESS) {
     if (is_http_request_start(d, captured))
       start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
@@ -93,7 +95,7 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
       bpf_map_delete_elem(&pending_sends, &tid);
     }
     if (!decided && is_http_request_start(d, captured)) {
-      start_client_context(ctx, tid, &ev->tuple, ev->seq);
+      start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
     } else if (is_http_response_start(d, captured)) {
       /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
       go_end_server_context(ev->header.tgid, ev->conn_id);
@@ -294,7 +296,7 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
       is_http_request_start(head, sizeof(head))) {
     struct weft_tuple t = {};
     read_tuple(sk, &t);
-    start_client_context(&p.ctx, tid, &t, p.seq);
+    start_client_context(&p.ctx, tid, conn_id, &t, p.seq);
   }
   bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
   return 0;
@@ -415,9 +417,12 @@ int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int 
   __u64 conn_id = conn_id_of(sk);
   if (newstate == WEFT_TCP_SYN_SENT) {
     /* connect() runs in the caller's context: only traced callers matter. */
-    if (!is_traced(bpf_get_current_pid_tgid() >> 32)) return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if (!is_traced(pid_tgid >> 32)) return 0;
     __u8 role = WEFT_ROLE_CLIENT;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
+    if (trace_context_enabled && is_event_loop_proxy(pid_tgid >> 32))
+      proxy_observe_connect((__u32)pid_tgid, conn_id);
     return 0;
   }
   if (oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED) {
@@ -429,6 +434,7 @@ int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int 
   if (newstate != WEFT_TCP_CLOSE) return 0;
 
   bpf_map_delete_elem(&conn_roles, &conn_id);
+  bpf_map_delete_elem(&proxy_connections, &conn_id);
   struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) return 0;
   struct weft_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -485,6 +491,8 @@ int BPF_PROG(weft_process_fork, struct task_struct *parent, struct task_struct *
   struct weft_pid_state inherited = *state;
   inherited.added_ns = bpf_ktime_get_ns();
   bpf_map_update_elem(&traced_pids, &child_tgid, &inherited, BPF_ANY);
+  __u8 *proxy = bpf_map_lookup_elem(&event_loop_proxies, &parent_tgid);
+  if (proxy) bpf_map_update_elem(&event_loop_proxies, &child_tgid, proxy, BPF_ANY);
   emit_process_event(WEFT_EVENT_PROCESS_FORK, child_tgid, child_pid, parent_tgid, 0);
   return 0;
 }
@@ -504,6 +512,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
   bpf_map_delete_elem(&go_processes, &tgid);
+  bpf_map_delete_elem(&event_loop_proxies, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;
 }

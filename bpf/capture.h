@@ -76,6 +76,11 @@ enum weft_link_source {
   WEFT_LINK_TRACEPARENT = 3, /* a W3C traceparent header in the request */
   WEFT_LINK_AMBIGUOUS = 4,   /* the thread interleaves requests: no parent given */
   WEFT_LINK_GOROUTINE = 5,   /* Go: the sending goroutine's request (go_runtime.bpf.h) */
+  /* An event-loop proxy worker (nginx) sent the request while still handling
+   * the request it had just read, or on the upstream connection it opened
+   * while handling it. */
+  WEFT_LINK_PROXY_TURN = 6,
+  WEFT_LINK_SOURCE_MAX = 6,
 };
 
 /* Trace context the kernel assigned to the message a data event belongs to.

@@ -55,7 +55,8 @@ struct conn_state {
   __u32 tgid;
   __u8 role;
   __u8 tls; /* 1: TLS on the wire; only the SSL_* plaintext is reported */
-  __u8 _pad[2];
+  __u8 event_loop_proxy; /* the owner is in event_loop_proxies */
+  __u8 _pad[1];
   __u64 bytes_sent;
   __u64 bytes_received;
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
@@ -81,6 +82,11 @@ struct {
 struct thread_context {
   struct weft_trace_context ctx;
   __u64 conn_id;
+  /* Event-loop proxies: 1 while the worker is still handling this request
+   * (nothing else happened on the thread since it was read), see
+   * proxy_turn_parent in trace_context.bpf.h. */
+  __u8 proxy_armed;
+  __u8 _pad[7];
 };
 
 struct {
@@ -107,6 +113,27 @@ struct {
   __type(key, __u32);
   __type(value, __u8);
 } multiplexing_processes SEC(".maps");
+
+/* Event-loop proxies (nginx workers), set by userspace and inherited at fork
+ * (key: tgid): each request is handled to the point of forwarding before the
+ * worker turns to another, so the request a worker is handling can be told
+ * from the order of its socket operations (proxy_turn_parent). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} event_loop_proxies SEC(".maps");
+
+/* The SERVER context an event-loop proxy was handling when it opened an
+ * upstream connection (key: conn_id of that connection): the parent of the
+ * first request sent on it, whenever the connect completes. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct weft_trace_context);
+} proxy_connections SEC(".maps");
 
 /* CLIENT contexts by the bytes they start, so a traced server on this node
  * can adopt them: (sender, receiver, TCP sequence of the first byte). */

@@ -49,7 +49,7 @@ static __always_inline void assign_tls_context(struct weft_data_event *ev, const
     if (!call->published && call->seq_known)
       publish_client_context(ctx, &ev->tuple, call->first_seq);
   } else if (is_http_request_start(d, captured)) {
-    decide_client_context(ctx, tid);
+    decide_client_context(ctx, tid, ev->conn_id);
     if (call->seq_known) publish_client_context(ctx, &ev->tuple, call->first_seq);
   } else if (is_http_response_start(d, captured)) {
     struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
@@ -164,7 +164,7 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
     __u8 head[8] = {};
     if (bpf_probe_read_user(head, sizeof(head), (const void *)c.buf) == 0 &&
         is_http_request_start(head, sizeof(head))) {
-      decide_client_context(&c.ctx, tid);
+      decide_client_context(&c.ctx, tid, 0); /* connection not known yet */
       c.has_ctx = 1;
     }
   }

@@ -229,17 +229,94 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   active.ctx = *ctx;
   active.ctx.starts_span = 0;
   active.conn_id = conn_id;
+  active.proxy_armed = 1;
   bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
   /* Go: the context also follows the goroutine that read the request. */
   go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
 }
 
+/* ---- event-loop proxies (nginx) -------------------------------------------
+ * A proxy worker reads a request and, in the same handler, either writes the
+ * upstream request on a cached keep-alive connection or opens a new upstream
+ * connection and writes the request once the connect completes, possibly
+ * after handling many other requests. So a request it sends has a parent when
+ * - it is the first request on a connection the worker opened while handling
+ *   request R (the connect is the evidence), or
+ * - the worker has done nothing since reading R but read more of R: no other
+ *   connection's bytes in or out, no other request forwarded for R.
+ * Anything else is ambiguous. Event loops that run handlers later (asyncio
+ * tasks, Node.js timers) break the second rule, so it is only applied to
+ * processes userspace marks as event-loop proxies. */
+
+static __always_inline int is_event_loop_proxy(__u32 tgid) {
+  return bpf_map_lookup_elem(&event_loop_proxies, &tgid) != 0;
+}
+
+/* The request the worker is handling, consumed: one forward per request. */
+static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context *server) {
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (!active || !active->proxy_armed) return 0;
+  active->proxy_armed = 0;
+  *server = active->ctx;
+  return 1;
+}
+
+/* A proxy worker moved bytes on conn_id: unless that is the connection of
+ * the request it is handling, it has turned to other work. */
+static __always_inline void proxy_observe_io(__u32 tid, __u64 conn_id) {
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  if (active && active->proxy_armed && active->conn_id != conn_id) active->proxy_armed = 0;
+}
+
+/* connect() by a proxy worker: the new connection belongs to the request the
+ * worker is handling. */
+static __always_inline void proxy_observe_connect(__u32 tid, __u64 conn_id) {
+  struct weft_trace_context server;
+  if (!take_proxy_turn(tid, &server)) return;
+  bpf_map_update_elem(&proxy_connections, &conn_id, &server, BPF_ANY);
+}
+
+/* Parent of a request a proxy worker sends on conn_id; 0 if ambiguous. */
+static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
+                                             struct weft_trace_context *server) {
+  struct weft_trace_context *opened_for = bpf_map_lookup_elem(&proxy_connections, &conn_id);
+  if (opened_for) {
+    *server = *opened_for;
+    bpf_map_delete_elem(&proxy_connections, &conn_id);
+    /* The worker may have opened it within this very turn. */
+    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    if (active && active->proxy_armed &&
+        load_u64(active->ctx.span_id) == load_u64(server->span_id))
+      active->proxy_armed = 0;
+    return 1;
+  }
+  return take_proxy_turn(tid, server);
+}
+
 /* Decides a CLIENT context for a request the thread is about to send: its
  * parent is the thread's active context. Not yet published. */
-static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid) {
+static __always_inline void decide_client_context(struct weft_trace_context *ctx, __u32 tid,
+                                                  __u64 conn_id) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (is_event_loop_proxy(tgid)) {
+    struct weft_trace_context server;
+    if (proxy_turn_parent(tid, conn_id, &server)) {
+      __builtin_memcpy(ctx->trace_id, server.trace_id, 16);
+      __builtin_memcpy(ctx->parent_span_id, server.span_id, 8);
+      ctx->trace_flags = server.trace_flags;
+      ctx->link_source = WEFT_LINK_PROXY_TURN;
+    } else {
+      random_bytes(ctx->trace_id, 16);
+      ctx->trace_id[15] |= 1;
+      ctx->trace_flags = 1;
+      ctx->link_source = WEFT_LINK_AMBIGUOUS;
+    }
+    new_span_id(ctx->span_id);
+    ctx->starts_span = 1;
+    return;
+  }
+  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
                      bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
   /* Go: the goroutine, not the thread, says which request this is for. */
@@ -279,8 +356,9 @@ static __always_inline void publish_client_context(const struct weft_trace_conte
  * context (parent: the thread's active context) and publish it for a traced
  * peer on this node. */
 static __always_inline void start_client_context(struct weft_trace_context *ctx, __u32 tid,
-                                                 const struct weft_tuple *t, __u32 seq) {
-  decide_client_context(ctx, tid);
+                                                 __u64 conn_id, const struct weft_tuple *t,
+                                                 __u32 seq) {
+  decide_client_context(ctx, tid, conn_id);
   publish_client_context(ctx, t, seq);
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_join.h"
@@ -36,6 +37,14 @@ void InstallSignalHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+// nginx workers handle each request up to forwarding it before turning to
+// another (docs/parent-links.md, proxy-turn); other event loops do not.
+bool IsEventLoopProxy(const std::string& exe_link) {
+  std::error_code error;
+  const auto target = std::filesystem::read_symlink(exe_link, error);
+  return !error && target.filename() == "nginx";
 }
 
 // Every process to trace: the requested ones and their descendants, never
@@ -188,8 +197,14 @@ int RunAgent(const RunOptions& options) {
       traced.insert(pid);
       // Goroutines move between threads: a Go thread's active context may
       // belong to another goroutine's request, so no thread links there.
-      if (auto go = elf::IsGoBinary("/proc/" + std::to_string(pid) + "/exe"); go.ok() && *go) {
+      const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+      if (auto go = elf::IsGoBinary(exe); go.ok() && *go) {
         if (auto st = (*probes)->MarkMultiplexing(pid); !st.ok()) {
+          spdlog::warn("{}", std::string(st.message()));
+        }
+      }
+      if (IsEventLoopProxy(exe)) {
+        if (auto st = (*probes)->MarkEventLoopProxy(pid); !st.ok()) {
           spdlog::warn("{}", std::string(st.message()));
         }
       }
@@ -261,10 +276,11 @@ int RunAgent(const RunOptions& options) {
         ExporterStats e = exporter->stats();
         uint64_t problems = e.spans_failed + e.spans_dropped + e.spans_rejected;
         if (problems > last_export_problems) {
-          spdlog::warn("span export is failing: {} failed, {} dropped (queue full), {} rejected "
-                       "so far; last error: {}",
-                       e.spans_failed, e.spans_dropped, e.spans_rejected,
-                       e.last_error.empty() ? "none reported" : e.last_error);
+          spdlog::warn(
+              "span export is failing: {} failed, {} dropped (queue full), {} rejected "
+              "so far; last error: {}",
+              e.spans_failed, e.spans_dropped, e.spans_rejected,
+              e.last_error.empty() ? "none reported" : e.last_error);
           last_export_problems = problems;
           next_export_warning = now + std::chrono::seconds(10);
         }

@@ -10,9 +10,7 @@
 
 namespace weft {
 
-std::string_view ToString(Direction d) {
-  return d == Direction::kEgress ? "egress" : "ingress";
-}
+std::string_view ToString(Direction d) { return d == Direction::kEgress ? "egress" : "ingress"; }
 
 std::string_view ToString(Role r) {
   switch (r) {
@@ -27,9 +25,8 @@ std::string_view ToString(Role r) {
 
 std::string_view ToString(Source s) {
   static constexpr std::string_view kNames[] = {
-      "unknown", "read",    "write",    "readv",    "writev",   "recvfrom", "sendto",
-      "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice",   "io_uring",
-      "ssl_read", "ssl_write"};
+      "unknown", "read",     "write",    "readv",    "writev", "recvfrom", "sendto",   "recvmsg",
+      "sendmsg", "recvmmsg", "sendmmsg", "sendfile", "splice", "io_uring", "ssl_read", "ssl_write"};
   auto i = static_cast<size_t>(s);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -46,6 +43,8 @@ std::string_view ToString(LinkSource s) {
       return "ambiguous";
     case LinkSource::kGoroutine:
       return "goroutine";
+    case LinkSource::kProxyTurn:
+      return "proxy-turn";
     default:
       return "none";
   }
@@ -81,8 +80,8 @@ TraceContext DecodeContext(const weft_trace_context& c) {
   std::memcpy(out.span_id.data(), c.span_id, 8);
   std::memcpy(out.parent_span_id.data(), c.parent_span_id, 8);
   out.trace_flags = c.trace_flags;
-  out.link_source = c.link_source <= WEFT_LINK_GOROUTINE ? static_cast<LinkSource>(c.link_source)
-                                                         : LinkSource::kNone;
+  out.link_source = c.link_source <= WEFT_LINK_SOURCE_MAX ? static_cast<LinkSource>(c.link_source)
+                                                          : LinkSource::kNone;
   out.starts_span = c.starts_span != 0;
   return out;
 }
@@ -114,9 +113,9 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       weft_data_event raw;
       std::memcpy(&raw, record.data(), sizeof(raw));
       if (raw.captured_len > record.size() - sizeof(weft_data_event)) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "data event claims %d captured bytes but the record holds %d", raw.captured_len,
-            record.size() - sizeof(weft_data_event)));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("data event claims %d captured bytes but the record holds %d",
+                            raw.captured_len, record.size() - sizeof(weft_data_event)));
       }
       DataEvent ev;
       ev.timestamp_ns = header.timestamp_ns;

@@ -24,6 +24,7 @@ enum class LinkSource : uint8_t {
   kTraceparent = 3,
   kAmbiguous = 4,  // the thread interleaves requests: no parent is given
   kGoroutine = 5,  // Go: the request of the goroutine that sent (or handed over) it
+  kProxyTurn = 6,  // an event-loop proxy worker forwarding the request it is handling
 };
 
 // Mirrors enum weft_source.
@@ -61,7 +62,7 @@ struct Tuple {
   Endpoint local;
   Endpoint remote;
 
-  std::string LocalAddress() const;   // "127.0.0.1" / "::1"
+  std::string LocalAddress() const;  // "127.0.0.1" / "::1"
   std::string RemoteAddress() const;
 };
 
@@ -87,8 +88,8 @@ struct DataEvent {
   Direction direction = Direction::kEgress;
   Role role = Role::kUnknown;
   Source source = Source::kUnknown;
-  bool truncated = false;   // data holds fewer bytes than total_len
-  bool size_only = false;   // no bytes could be captured
+  bool truncated = false;  // data holds fewer bytes than total_len
+  bool size_only = false;  // no bytes could be captured
   bool has_seq = true;
   bool tls = false;  // plaintext of a TLS connection; seq is the plaintext offset
   Tuple tuple;

@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
   probes->backend_ = *backend;
   capture_bpf* skel = capture_bpf__open();
   if (!skel) {
-    return absl::InternalError(absl::StrCat("opening the capture BPF object failed: ",
-                                            ErrnoText(errno)));
+    return absl::InternalError(
+        absl::StrCat("opening the capture BPF object failed: ", ErrnoText(errno)));
   }
   probes->skel_ = skel;
 
@@ -89,8 +89,8 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
         "verifier log)"));
   }
   if (int err = capture_bpf__attach(skel); err != 0) {
-    return absl::InternalError(absl::StrCat("attaching the capture programs failed: ",
-                                            ErrnoText(err), " (run `weft check`)"));
+    return absl::InternalError(absl::StrCat(
+        "attaching the capture programs failed: ", ErrnoText(err), " (run `weft check`)"));
   }
   probes->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &CaptureProbes::OnRecord,
                                    probes.get(), nullptr);
@@ -140,9 +140,20 @@ absl::Status CaptureProbes::MarkMultiplexing(uint32_t tgid) {
   return absl::OkStatus();
 }
 
+absl::Status CaptureProbes::MarkEventLoopProxy(uint32_t tgid) {
+  uint8_t yes = 1;
+  if (bpf_map__update_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), &yes, sizeof(yes),
+                           BPF_ANY) != 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot mark process ", tgid, " as an event-loop proxy: ", ErrnoText(errno)));
+  }
+  return absl::OkStatus();
+}
+
 void CaptureProbes::UntraceProcess(uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
+  bpf_map__delete_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), 0);
 }
 
 absl::StatusOr<int> CaptureProbes::Poll(int timeout_ms) {

@@ -20,7 +20,7 @@ namespace weft {
 
 struct CaptureOptions {
   CaptureBackend backend = CaptureBackend::kAuto;
-  uint32_t capture_bytes = 4096;                 // per data event, <= 8192
+  uint32_t capture_bytes = 4096;                  // per data event, <= 8192
   uint32_t ring_buffer_bytes = 16 * 1024 * 1024;  // power of two
   bool trace_context = true;
   // Ring-buffer bytes pending before the reader is woken; below that, the
@@ -59,6 +59,11 @@ class CaptureProbes {
   // Declares that the process's threads interleave requests (e.g. Go, whose
   // goroutines move between threads): its CLIENT spans get no thread parent.
   absl::Status MarkMultiplexing(uint32_t tgid);
+  // Declares that the process is an event-loop proxy (nginx) whose workers
+  // handle each request up to forwarding it before turning to another, so
+  // its forwarded requests get `proxy-turn` parents (trace_context.bpf.h).
+  // Children forked later inherit the mark in the kernel.
+  absl::Status MarkEventLoopProxy(uint32_t tgid);
   // Stops tracing a process.
   void UntraceProcess(uint32_t tgid);
   // Waits up to timeout_ms for records and hands them to the handler.

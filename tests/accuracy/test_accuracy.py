@@ -5,7 +5,8 @@
 Asserts the goals only where weft claims them today:
   - precision >= 99.9% of the links emitted, for every runtime, in total and
     for each link source (a wrong link is worse than a missing one);
-  - recall 100% for python-threaded (thread-per-request);
+  - recall at issue 7's goal where weft reaches it: 100% for python-threaded
+    (thread-per-request), >= 95% for nginx (proxy-turn links);
   - every front request answered 200 (else the ground truth is not sound).
 Other runtimes print their recall without asserting it.
 """
@@ -19,7 +20,10 @@ import scoring  # noqa: E402
 import weftlib  # noqa: E402
 
 PRECISION_GOAL = 0.999
-FULL_RECALL_RUNTIMES = ("python-threaded",)
+# Issue 7's recall goals; asserted for the runtimes in RECALL_ASSERTED.
+RECALL_GOALS = {"python-threaded": 1.0, "go": 0.95, "nginx": 0.95, "thread-pool": 0.95,
+                "node": 0.90, "python-asyncio": 0.90}
+RECALL_ASSERTED = ("python-threaded", "nginx")
 
 
 def main():
@@ -60,12 +64,14 @@ def main():
                     (runtime, source, 100 * row.precision, 100 * PRECISION_GOAL, row.correct,
                      row.emitted))
     recall = total.recall or 0.0
-    if runtime in FULL_RECALL_RUNTIMES:
-        f.check(total.correct == total.true and total.true > 0,
-                "%s: recall 100%% (%d of %d true links)" % (runtime, total.correct, total.true))
+    goal = RECALL_GOALS[runtime]
+    if runtime in RECALL_ASSERTED:
+        f.check(total.true > 0 and recall >= goal,
+                "%s: recall %.2f%% >= %.0f%% (%d of %d true links)" %
+                (runtime, 100 * recall, 100 * goal, total.correct, total.true))
     else:
-        print("info  %s: recall %.2f%% (%d of %d true links), not asserted today" %
-              (runtime, 100 * recall, total.correct, total.true))
+        print("info  %s: recall %.2f%% (%d of %d true links), goal %.0f%% not asserted today" %
+              (runtime, 100 * recall, total.correct, total.true, 100 * goal))
     f.finish()
 
 

@@ -69,6 +69,24 @@ TEST(DecodeEvent, DataEventFields) {
   EXPECT_EQ(ToHex(d.context.trace_id), "0102030405060708090a0b0c0d0e0f10");
 }
 
+TEST(DecodeEvent, LinkSourcesKeepTheirNamesAndUnknownOnesBecomeNone) {
+  const std::pair<uint8_t, std::string_view> known[] = {{WEFT_LINK_NONE, "none"},
+                                                        {WEFT_LINK_THREAD, "thread"},
+                                                        {WEFT_LINK_PEER_SOCKET, "peer-socket"},
+                                                        {WEFT_LINK_TRACEPARENT, "traceparent"},
+                                                        {WEFT_LINK_AMBIGUOUS, "ambiguous"},
+                                                        {WEFT_LINK_PROXY_TURN, "proxy-turn"},
+                                                        {WEFT_LINK_GOROUTINE, "goroutine"},
+                                                        {WEFT_LINK_SOURCE_MAX + 1, "none"}};
+  for (const auto& [value, name] : known) {
+    std::string record = DataRecord("GET / HTTP/1.1\r\n", 16);
+    reinterpret_cast<weft_data_event*>(record.data())->context.link_source = value;
+    auto event = DecodeEvent(record);
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(ToString(std::get<DataEvent>(*event).context.link_source), name) << int{value};
+  }
+}
+
 TEST(DecodeEvent, RejectsMalformedRecords) {
   EXPECT_FALSE(DecodeEvent("").ok());
   EXPECT_FALSE(DecodeEvent(std::string(10, '\0')).ok());
