@@ -221,7 +221,7 @@ int RunAgent(const RunOptions& options) {
   // Go: goroutine-aware parent links (runtime and net/http uprobes per
   // executable), rescanned like TLS for processes that start or exec later.
   auto go = std::make_unique<GoProbes>(**probes);
-  go->Rescan();
+  if (options.go_probes && options.capture.trace_context) go->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   std::fprintf(stderr, "weft ready: tracing %zu processes (%s), backend %s\n", traced.size(),
@@ -249,7 +249,7 @@ int RunAgent(const RunOptions& options) {
     auto now = Clock::now();
     if (now >= next_tls_scan) {
       tls->Rescan();
-      go->Rescan();
+      if (options.go_probes && options.capture.trace_context) go->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&

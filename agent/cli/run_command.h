@@ -20,6 +20,7 @@ struct RunOptions {
   bool route_heuristic = true;
   bool keep_query_values = false;
   double stats_interval_seconds = 0;  // 0: only at exit
+  bool go_probes = true;  // goroutine-aware parent links in Go programs (runtime uprobes)
 };
 
 // `weft run`. Returns the process exit code (0 ok, 2 bad input or cannot run
