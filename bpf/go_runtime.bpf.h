@@ -10,17 +10,19 @@
  *
  * - A SERVER context is kept per goroutine (the one that read the request),
  *   besides the per-thread one, until that goroutine writes the response.
- * - A goroutine created while its parent holds a context inherits it
- *   (uprobe on runtime.newproc1 entry for the parent, and one on the
- *   instruction after newproc1 returns inside runtime.newproc.func1, where
- *   RAX holds the new g).
+ * - A goroutine created while its parent holds a context inherits it:
+ *   runtime.newproc.func1 calls newproc1(fn, callergp, pc) and then
+ *   runqput(pp, newg, next); uprobes on those two call instructions see
+ *   the creator and the new g in RBX.
  * - net/http's client hands the request to another goroutine (the
- *   connection's writeLoop), which writes it. Uprobes at function entry
- *   (never uretprobes: Go moves stacks) bridge the two:
- *   net/http.(*Transport).roundTrip(t, req) on the caller's goroutine maps
- *   req -> the caller's context; net/http.(*Request).write(req, ...) on the
- *   writer's goroutine marks the next request start it sends as that
- *   context's child.
+ *   connection's writeLoop), which writes it. Uprobes on calls (never
+ *   uretprobes: Go moves stacks) bridge the two: the call of
+ *   (*Transport).roundTrip(t, req) in RoundTrip, on the caller's goroutine,
+ *   maps req -> the caller's context; the call of (*Request).write(req, ...)
+ *   in writeLoop, on the writer's goroutine, marks the next request start it
+ *   sends as that context's child.
+ * Every probe sits on a `call rel32`, which the kernel emulates (one trap,
+ * no single-step); the callee's register arguments are in place there.
  * Only the handoff (or the goroutine's own SERVER context) parents a CLIENT
  * span in a Go process: inherited contexts of helper goroutines (writeLoop,
  * dialers) never do. The agent attaches the uprobes per binary file and
@@ -89,8 +91,8 @@ struct {
   __type(value, struct weft_trace_context);
 } goroutine_sends SEC(".maps");
 
-/* Threads between newproc1's entry and its return in newproc.func1 (key:
- * tid): the creating goroutine. Both run on the system stack, which is never
+/* Threads between the two calls in newproc.func1 (key: tid): the creating
+ * goroutine. Both run on the system stack, which is never
  * preempted, so the thread identifies the creation. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -203,9 +205,9 @@ static __always_inline __u32 take_held_first_byte(struct conn_state *cs,
 
 /* ---- uprobes on the Go runtime and net/http (attached per binary) -------- */
 
-/* runtime.newproc1(fn *funcval, callergp *g, callerpc uintptr) *g */
+/* `call runtime.newproc1(fn *funcval, callergp *g, callerpc uintptr) *g` */
 SEC("uprobe")
-int BPF_KPROBE(weft_go_newproc1) {
+int BPF_KPROBE(weft_go_newproc1_call) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid) || !is_go_process(tgid)) return 0;
@@ -215,9 +217,9 @@ int BPF_KPROBE(weft_go_newproc1) {
   return 0;
 }
 
-/* In runtime.newproc.func1, right after `call runtime.newproc1`: RAX = newg. */
+/* `call runtime.runqput(pp *p, gp *g, next bool)` right after, gp = newg. */
 SEC("uprobe")
-int BPF_KPROBE(weft_go_newproc1_returned) {
+int BPF_KPROBE(weft_go_runqput_call) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   __u32 tid = (__u32)pid_tgid;
@@ -225,8 +227,10 @@ int BPF_KPROBE(weft_go_newproc1_returned) {
   if (!creator) return 0;
   struct go_key parent_key = {.tgid = tgid, .addr = *creator};
   bpf_map_delete_elem(&goroutine_creations, &tid);
-  struct go_key child_key = {.tgid = tgid, .addr = ctx->ax};
+  struct go_key child_key = {.tgid = tgid, .addr = ctx->bx};
   if (!child_key.addr) return 0;
+  /* A reused g must not send with a handoff its previous goroutine left. */
+  bpf_map_delete_elem(&goroutine_sends, &child_key);
   struct goroutine_context *parent = bpf_map_lookup_elem(&goroutine_contexts, &parent_key);
   if (!parent) {
     /* The g may be reused from a goroutine that exited with a context. */
@@ -239,8 +243,8 @@ int BPF_KPROBE(weft_go_newproc1_returned) {
   return 0;
 }
 
-/* net/http.(*Transport).roundTrip(t *Transport, req *Request): on the
- * goroutine that asked for the request. */
+/* `call net/http.(*Transport).roundTrip(t *Transport, req *Request)` in
+ * RoundTrip: on the goroutine that asked for the request. */
 SEC("uprobe")
 int BPF_KPROBE(weft_go_round_trip) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -259,8 +263,8 @@ int BPF_KPROBE(weft_go_round_trip) {
   return 0;
 }
 
-/* net/http.(*Request).write(r *Request, w io.Writer, ...): on the goroutine
- * that writes the request (the connection's writeLoop). */
+/* `call net/http.(*Request).write(r *Request, w io.Writer, ...)` in
+ * persistConn.writeLoop: on the goroutine that writes the request. */
 SEC("uprobe")
 int BPF_KPROBE(weft_go_request_write) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;

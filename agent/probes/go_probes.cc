@@ -46,10 +46,10 @@ absl::StatusOr<elf::GoProbeSites> GoProbes::AttachFile(const std::string& path) 
   const std::pair<bpf_program*, std::optional<uint64_t>> wanted[] = {
       // Ancestry before the handoff: a request handed over by a goroutine
       // created meanwhile must find its inherited context.
-      {skel->progs.weft_go_newproc1_returned, sites->newproc1_returned},
-      {skel->progs.weft_go_newproc1, sites->newproc1},
-      {skel->progs.weft_go_request_write, sites->request_write},
-      {skel->progs.weft_go_round_trip, sites->round_trip},
+      {skel->progs.weft_go_runqput_call, sites->runqput_call},
+      {skel->progs.weft_go_newproc1_call, sites->newproc1_call},
+      {skel->progs.weft_go_request_write, sites->request_write_call},
+      {skel->progs.weft_go_round_trip, sites->round_trip_call},
   };
   std::vector<Link> made;
   for (const auto& [program, offset] : wanted) {
@@ -82,7 +82,10 @@ absl::Status GoProbes::EnableProcess(uint32_t pid, const elf::GoProbeSites& site
 void GoProbes::ScanProcess(uint32_t pid) {
   const std::string exe = absl::StrCat("/proc/", pid, "/exe");
   auto id = ExecutableId(exe);
-  if (!id) return;  // gone, or a kernel thread
+  if (!id) {
+    spdlog::debug("Go: cannot stat {}: {}", exe, std::strerror(errno));
+    return;  // gone, or a kernel thread
+  }
   auto scanned = scanned_.find(pid);
   if (scanned != scanned_.end() && scanned->second == *id) return;
   scanned_[pid] = *id;
@@ -91,6 +94,8 @@ void GoProbes::ScanProcess(uint32_t pid) {
   if (file == files_.end()) {
     auto is_go = elf::IsGoBinary(exe);
     if (!is_go.ok() || !*is_go) {
+      spdlog::debug("Go: process {} does not run a Go program ({})", pid,
+                    is_go.ok() ? "no .go.buildinfo" : std::string(is_go.status().message()));
       files_.emplace(*id, std::nullopt);
       return;
     }

@@ -17,9 +17,13 @@ namespace weft::elf {
 namespace {
 
 constexpr char kNewproc1[] = "runtime.newproc1";
+constexpr char kRunqput[] = "runtime.runqput";
+// newproc's system-stack closure: newg := newproc1(fn, gp, pc); runqput(pp, newg, true).
 constexpr char kNewprocClosure[] = "runtime.newproc.func1";
 constexpr char kRoundTrip[] = "net/http.(*Transport).roundTrip";
+constexpr char kRoundTripCaller[] = "net/http.(*Transport).RoundTrip";
 constexpr char kRequestWrite[] = "net/http.(*Request).write";
+constexpr char kWriteLoop[] = "net/http.(*persistConn).writeLoop";
 constexpr char kTlsG[] = "runtime.tlsg";
 constexpr uint8_t kCallRel32 = 0xe8;
 
@@ -83,12 +87,6 @@ std::optional<GElf_Phdr> FindSegment(Elf* elf, uint32_t type, std::optional<uint
   return std::nullopt;
 }
 
-std::optional<uint64_t> FileOffset(Elf* elf, uint64_t vaddr) {
-  auto segment = FindSegment(elf, PT_LOAD, vaddr);
-  if (!segment) return std::nullopt;
-  return vaddr - segment->p_vaddr + segment->p_offset;
-}
-
 // x86-64 variant II TLS: the executable's block ends at the thread pointer.
 // Internally linked Go programs have no PT_TLS and use -8 by convention; with
 // external linking (cgo) runtime.tlsg is a TLS symbol inside the block.
@@ -103,15 +101,15 @@ int64_t GTlsOffset(Elf* elf, const std::map<std::string, GoFunction>& symbols) {
 
 }  // namespace
 
-std::vector<uint64_t> CallReturnOffsets(std::string_view code, uint64_t code_address,
-                                        uint64_t code_offset, uint64_t callee) {
+std::vector<uint64_t> CallOffsets(std::string_view code, uint64_t code_address,
+                                  uint64_t code_offset, uint64_t callee) {
   std::vector<uint64_t> out;
   for (size_t i = 0; i + 5 <= code.size(); ++i) {
     if (static_cast<uint8_t>(code[i]) != kCallRel32) continue;
     int32_t displacement = 0;
     std::memcpy(&displacement, code.data() + i + 1, sizeof(displacement));
     const uint64_t next = code_address + i + 5;
-    if (next + static_cast<int64_t>(displacement) == callee) out.push_back(code_offset + i + 5);
+    if (next + static_cast<int64_t>(displacement) == callee) out.push_back(code_offset + i);
   }
   return out;
 }
@@ -125,17 +123,22 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
     return absl::UnimplementedError(
         absl::StrCat(path.string(), ": goroutine probes support x86-64 executables only"));
   }
-  const std::vector<std::string> names = {kNewproc1, kNewprocClosure, kRoundTrip, kRequestWrite,
-                                          kTlsG};
+  // The probes read arguments from registers: Go's register ABI (1.17+).
+  // The pclntab layout dates the toolchain; 1.18+ is what is known to work.
+  auto pclntab = FindSection(elf, ".gopclntab");
+  if (!pclntab) {
+    return absl::NotFoundError(absl::StrCat(path.string(), ": no .gopclntab (not a Go program?)"));
+  }
+  if (auto probe = GoPclntabFunctions(Bytes(*pclntab), {}); !probe.ok()) {
+    return absl::Status(probe.status().code(),
+                        absl::StrCat(path.string(), ": ", probe.status().message()));
+  }
+  const std::vector<std::string> names = {kNewproc1,  kRunqput,       kNewprocClosure, kRoundTrip,
+                                          kRoundTripCaller, kRequestWrite, kWriteLoop,  kTlsG};
   GoProbeSites sites;
   std::map<std::string, GoFunction> functions = SymtabFunctions(elf, names);
   sites.symbols_from = "symtab";
   if (!functions.count(kNewproc1)) {
-    auto pclntab = FindSection(elf, ".gopclntab");
-    if (!pclntab) {
-      return absl::NotFoundError(
-          absl::StrCat(path.string(), ": neither .symtab nor .gopclntab names runtime.newproc1"));
-    }
     auto from_pclntab = GoPclntabFunctions(Bytes(*pclntab), names);
     if (!from_pclntab.ok()) {
       return absl::Status(from_pclntab.status().code(),
@@ -146,29 +149,28 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
   }
   sites.g_tls_offset = GTlsOffset(elf, functions);
 
-  auto offset_of = [&](const char* name) -> std::optional<uint64_t> {
-    auto it = functions.find(name);
-    if (it == functions.end()) return std::nullopt;
-    return FileOffset(elf, it->second.address);
-  };
-  sites.newproc1 = offset_of(kNewproc1);
-  sites.round_trip = offset_of(kRoundTrip);
-  sites.request_write = offset_of(kRequestWrite);
-
-  auto closure = functions.find(kNewprocClosure);
   auto text = FindSection(elf, ".text");
-  if (sites.newproc1 && closure != functions.end() && text) {
-    const uint64_t start = closure->second.address;
+  if (!text) return absl::NotFoundError(absl::StrCat(path.string(), ": no .text"));
+  // The one call from `caller` to `callee`, or nothing: more than one means
+  // a layout this was not written for.
+  auto only_call = [&](const char* caller, const char* callee) -> std::optional<uint64_t> {
+    auto from = functions.find(caller);
+    auto to = functions.find(callee);
+    if (from == functions.end() || to == functions.end()) return std::nullopt;
+    const uint64_t start = from->second.address;
     const uint64_t text_start = text->header.sh_addr;
     std::string_view text_bytes = Bytes(*text);
-    if (start >= text_start && start - text_start < text_bytes.size()) {
-      std::string_view code = text_bytes.substr(start - text_start, closure->second.size);
-      auto returns = CallReturnOffsets(code, start, text->header.sh_offset + (start - text_start),
-                                       functions.at(kNewproc1).address);
-      // Exactly one call, or the layout is not the one this was written for.
-      if (returns.size() == 1) sites.newproc1_returned = returns.front();
-    }
-  }
+    if (start < text_start || start - text_start >= text_bytes.size()) return std::nullopt;
+    std::string_view code = text_bytes.substr(start - text_start, from->second.size);
+    auto calls = CallOffsets(code, start, text->header.sh_offset + (start - text_start),
+                             to->second.address);
+    if (calls.size() != 1) return std::nullopt;
+    return calls.front();
+  };
+  sites.newproc1_call = only_call(kNewprocClosure, kNewproc1);
+  sites.runqput_call = only_call(kNewprocClosure, kRunqput);
+  sites.round_trip_call = only_call(kRoundTripCaller, kRoundTrip);
+  sites.request_write_call = only_call(kWriteLoop, kRequestWrite);
   return sites;
 }
 

@@ -14,24 +14,27 @@
 
 namespace weft::elf {
 
+// Every site is a `call rel32` instruction: the kernel emulates a call
+// under a uprobe (one trap), where a probe on most other instructions also
+// single-steps a copy of it (a second trap; tens of microseconds in a VM).
+// At a call the callee's register arguments are already in place.
 struct GoProbeSites {
-  // runtime.newproc1 entry: the creating goroutine (RBX).
-  std::optional<uint64_t> newproc1;
-  // The instruction after `call runtime.newproc1` in runtime.newproc.func1:
-  // the created goroutine (RAX).
-  std::optional<uint64_t> newproc1_returned;
-  // net/http.(*Transport).roundTrip entry (RBX = req).
-  std::optional<uint64_t> round_trip;
-  // net/http.(*Request).write entry (RAX = req).
-  std::optional<uint64_t> request_write;
+  // In runtime.newproc.func1, `call runtime.newproc1`: RBX = creating g.
+  std::optional<uint64_t> newproc1_call;
+  // In runtime.newproc.func1, `call runtime.runqput`: RBX = the new g.
+  std::optional<uint64_t> runqput_call;
+  // In net/http.(*Transport).RoundTrip, `call (*Transport).roundTrip`: RBX = req.
+  std::optional<uint64_t> round_trip_call;
+  // In net/http.(*persistConn).writeLoop, `call (*Request).write`: RAX = req.
+  std::optional<uint64_t> request_write_call;
   // FS base + this = address of the running g (linux/amd64).
   int64_t g_tls_offset = -8;
   // "symtab" or "pclntab" (stripped binary): where the functions were found.
   std::string symbols_from;
 
   // The handoff needs both net/http sites; ancestry needs both runtime sites.
-  bool has_http_handoff() const { return round_trip && request_write; }
-  bool has_goroutine_ancestry() const { return newproc1 && newproc1_returned; }
+  bool has_http_handoff() const { return round_trip_call && request_write_call; }
+  bool has_goroutine_ancestry() const { return newproc1_call && runqput_call; }
 };
 
 // Finds the sites in an x86-64 Go executable, from .symtab when present,
@@ -40,11 +43,12 @@ struct GoProbeSites {
 // program that does not use net/http's client).
 absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path);
 
-// File offsets just after every `call rel32` to `callee` (virtual address)
-// in `code`, which starts at virtual address `code_address` and file offset
-// `code_offset`. A return address is an instruction boundary whatever the
-// decoding, so it is a safe place for a uprobe.
-std::vector<uint64_t> CallReturnOffsets(std::string_view code, uint64_t code_address,
-                                        uint64_t code_offset, uint64_t callee);
+// File offsets of every `call rel32` to `callee` (virtual address) in
+// `code`, which starts at virtual address `code_address` and file offset
+// `code_offset`. A byte pattern, not a decoding: callers accept exactly one
+// match in a known function (a false match would need the four bytes after
+// an 0xe8 to equal the displacement by chance).
+std::vector<uint64_t> CallOffsets(std::string_view code, uint64_t code_address,
+                                  uint64_t code_offset, uint64_t callee);
 
 }  // namespace weft::elf

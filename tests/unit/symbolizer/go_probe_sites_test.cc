@@ -25,22 +25,23 @@ std::string Call(uint64_t at, uint64_t target) {
   return bytes;
 }
 
-TEST(CallReturnOffsetsTest, FindsTheInstructionAfterEachCallToTheCallee) {
+TEST(CallOffsetsTest, FindsEachCallToTheCallee) {
   const uint64_t base = 0x401000;
   std::string code = "\x90\x90";
   code += Call(base + code.size(), 0x402000);  // the callee
   code += "\x90";
   code += Call(base + code.size(), 0x403000);  // another function
+  const uint64_t last = code.size();
   code += Call(base + code.size(), 0x402000);
-  auto offsets = CallReturnOffsets(code, base, 0x1000, 0x402000);
+  auto offsets = CallOffsets(code, base, 0x1000, 0x402000);
   ASSERT_EQ(offsets.size(), 2u);
-  EXPECT_EQ(offsets[0], 0x1000u + 7);
-  EXPECT_EQ(offsets[1], 0x1000u + code.size());
+  EXPECT_EQ(offsets[0], 0x1000u + 2);
+  EXPECT_EQ(offsets[1], 0x1000u + last);
 }
 
-TEST(CallReturnOffsetsTest, ACallCutByTheEndOfTheCodeIsNotOne) {
+TEST(CallOffsetsTest, ACallCutByTheEndOfTheCodeIsNotOne) {
   std::string code = Call(0x401000, 0x402000);
-  EXPECT_TRUE(CallReturnOffsets(code.substr(0, 4), 0x401000, 0, 0x402000).empty());
+  EXPECT_TRUE(CallOffsets(code.substr(0, 4), 0x401000, 0, 0x402000).empty());
 }
 
 // A Go 1.18-layout table: header, names, then the function table.
@@ -105,10 +106,13 @@ TEST(FindGoProbeSitesTest, NetHttpProgramHasEverySite) {
   EXPECT_TRUE(sites->has_http_handoff());
   EXPECT_TRUE(sites->has_goroutine_ancestry());
   EXPECT_EQ(sites->g_tls_offset, -8);  // internally linked, no cgo
-  // The ancestry site follows a 5-byte call in the file.
+  // Every site is a call instruction in the file.
   const std::string file = ReadAll(WEFT_GO_PROGRAM);
-  ASSERT_GT(*sites->newproc1_returned, 5u);
-  EXPECT_EQ(static_cast<uint8_t>(file[*sites->newproc1_returned - 5]), 0xe8);
+  for (auto site : {sites->newproc1_call, sites->runqput_call, sites->round_trip_call,
+                    sites->request_write_call}) {
+    ASSERT_LT(*site, file.size());
+    EXPECT_EQ(static_cast<uint8_t>(file[*site]), 0xe8);
+  }
 }
 
 TEST(FindGoProbeSitesTest, StrippedProgramFindsTheSameSitesInPclntab) {
@@ -118,10 +122,10 @@ TEST(FindGoProbeSitesTest, StrippedProgramFindsTheSameSitesInPclntab) {
   ASSERT_TRUE(stripped.ok()) << stripped.status();
   EXPECT_EQ(stripped->symbols_from, "pclntab");
   // -s -w drops symbols and DWARF, not code: the layout is the same.
-  EXPECT_EQ(stripped->newproc1, plain->newproc1);
-  EXPECT_EQ(stripped->newproc1_returned, plain->newproc1_returned);
-  EXPECT_EQ(stripped->round_trip, plain->round_trip);
-  EXPECT_EQ(stripped->request_write, plain->request_write);
+  EXPECT_EQ(stripped->newproc1_call, plain->newproc1_call);
+  EXPECT_EQ(stripped->runqput_call, plain->runqput_call);
+  EXPECT_EQ(stripped->round_trip_call, plain->round_trip_call);
+  EXPECT_EQ(stripped->request_write_call, plain->request_write_call);
 }
 #endif
 
