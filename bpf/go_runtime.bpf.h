@@ -284,4 +284,14 @@ int BPF_KPROBE(weft_go_request_write) {
   return 0;
 }
 
+/* A process that execs is no longer the Go program it was: what FS base - 8
+ * holds now means nothing, so it gets no goroutine contexts until the agent
+ * has looked at the new executable (within its rescan period). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(weft_go_process_exec, struct task_struct *task) {
+  __u32 tgid = BPF_CORE_READ(task, tgid);
+  bpf_map_delete_elem(&go_processes, &tgid);
+  return 0;
+}
+
 #endif /* WEFT_BPF_GO_RUNTIME_BPF_H */

@@ -87,7 +87,17 @@ void GoProbes::ScanProcess(uint32_t pid) {
     return;  // gone, or a kernel thread
   }
   auto scanned = scanned_.find(pid);
-  if (scanned != scanned_.end() && scanned->second == *id) return;
+  if (scanned != scanned_.end() && scanned->second == *id) {
+    // Unchanged, unless it exec'd the same Go program again: the kernel
+    // forgets a process's goroutine contexts at every exec.
+    auto file = files_.find(*id);
+    if (file == files_.end() || !file->second) return;
+    weft_go_process value{};
+    if (bpf_map__lookup_elem(capture_.skeleton()->maps.go_processes, &pid, sizeof(pid), &value,
+                             sizeof(value), 0) == 0) {
+      return;
+    }
+  }
   scanned_[pid] = *id;
 
   auto file = files_.find(*id);

@@ -22,14 +22,14 @@ import weftlib  # noqa: E402
 
 PRECISION_GOAL = 0.999
 # Issue 7's recall goals; asserted for the runtimes in RECALL_ASSERTED.
-RECALL_GOALS = {"python-threaded": 1.0, "go": 0.95, "nginx": 0.95, "thread-pool": 0.95,
-                "node": 0.90, "python-asyncio": 0.90}
-RECALL_ASSERTED = ("python-threaded", "nginx", "go")
+RECALL_GOALS = {"python-threaded": 1.0, "go": 0.95, "go-stripped": 0.95, "nginx": 0.95,
+                "thread-pool": 0.95, "node": 0.90, "python-asyncio": 0.90}
+RECALL_ASSERTED = ("python-threaded", "nginx", "go", "go-stripped")
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in runtimes.RUNTIMES:
-        print("usage: test_accuracy.py {%s} [REQUESTS [CLIENTS]]" % "|".join(runtimes.RUNTIMES))
+    if len(sys.argv) < 2 or sys.argv[1] not in runtimes.KNOWN:
+        print("usage: test_accuracy.py {%s} [REQUESTS [CLIENTS]]" % "|".join(runtimes.KNOWN))
         sys.exit(2)
     runtime = sys.argv[1]
     requests = int(sys.argv[2]) if len(sys.argv) > 2 else 300
