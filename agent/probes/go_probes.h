@@ -22,9 +22,9 @@
 namespace weft {
 
 struct GoProbeStats {
-  uint64_t files_probed = 0;        // Go executables with uprobes attached
-  uint64_t files_failed = 0;        // Go executables whose sites or attach failed
-  uint64_t processes_enabled = 0;   // processes given goroutine contexts
+  uint64_t files_probed = 0;       // Go executables with uprobes attached
+  uint64_t files_failed = 0;       // Go executables whose sites or attach failed
+  uint64_t processes_enabled = 0;  // processes given goroutine contexts
 };
 
 class GoProbes {

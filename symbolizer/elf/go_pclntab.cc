@@ -30,12 +30,13 @@ absl::StatusOr<std::map<std::string, GoFunction>> GoPclntabFunctions(
     std::string_view pclntab, const std::vector<std::string>& names) {
   uint64_t magic = 0;
   if (!ReadUint(pclntab, 0, 4, &magic) || (magic != kGo118Magic && magic != kGo120Magic)) {
-    return absl::UnimplementedError(
-        absl::StrCat("unsupported .gopclntab (magic 0x", absl::Hex(magic),
-                     "): Go 1.18 or later is needed"));
+    return absl::UnimplementedError(absl::StrCat(
+        "unsupported .gopclntab (magic 0x", absl::Hex(magic), "): Go 1.18 or later is needed"));
   }
   const size_t pointer = static_cast<uint8_t>(pclntab.size() > 7 ? pclntab[7] : 0);
-  if (pointer != 8 && pointer != 4) return absl::InvalidArgumentError("bad .gopclntab pointer size");
+  if (pointer != 8 && pointer != 4) {
+    return absl::InvalidArgumentError("bad .gopclntab pointer size");
+  }
   uint64_t words[kHeaderWords] = {};
   for (size_t i = 0; i < kHeaderWords; ++i) {
     if (!ReadUint(pclntab, 8 + i * pointer, pointer, &words[i])) {

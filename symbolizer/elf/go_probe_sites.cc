@@ -133,8 +133,9 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
     return absl::Status(probe.status().code(),
                         absl::StrCat(path.string(), ": ", probe.status().message()));
   }
-  const std::vector<std::string> names = {kNewproc1,  kRunqput,       kNewprocClosure, kRoundTrip,
-                                          kRoundTripCaller, kRequestWrite, kWriteLoop,  kTlsG};
+  const std::vector<std::string> names = {
+      kNewproc1,        kRunqput,      kNewprocClosure, kRoundTrip,
+      kRoundTripCaller, kRequestWrite, kWriteLoop,      kTlsG};
   GoProbeSites sites;
   std::map<std::string, GoFunction> functions = SymtabFunctions(elf, names);
   sites.symbols_from = "symtab";
@@ -162,8 +163,8 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
     std::string_view text_bytes = Bytes(*text);
     if (start < text_start || start - text_start >= text_bytes.size()) return std::nullopt;
     std::string_view code = text_bytes.substr(start - text_start, from->second.size);
-    auto calls = CallOffsets(code, start, text->header.sh_offset + (start - text_start),
-                             to->second.address);
+    auto calls =
+        CallOffsets(code, start, text->header.sh_offset + (start - text_start), to->second.address);
     if (calls.size() != 1) return std::nullopt;
     return calls.front();
   };

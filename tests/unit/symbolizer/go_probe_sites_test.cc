@@ -51,10 +51,10 @@ std::string SyntheticPclntab() {
   t[6] = 1;  // minLC
   t[7] = 8;  // pointer size
   const size_t names = 0x60, functions = 0x100;
-  PutUint(t, 8, 2, 8);            // nfunc
-  PutUint(t, 24, 0x401000, 8);    // textStart
-  PutUint(t, 32, names, 8);       // funcnameOffset
-  PutUint(t, 64, functions, 8);   // pclnOffset
+  PutUint(t, 8, 2, 8);           // nfunc
+  PutUint(t, 24, 0x401000, 8);   // textStart
+  PutUint(t, 32, names, 8);      // funcnameOffset
+  PutUint(t, 64, functions, 8);  // pclnOffset
   const std::string first = "main.main", second = "runtime.newproc1";
   t.resize(names);
   t += first + '\0' + second + '\0';
