@@ -60,6 +60,7 @@ struct go_key {
 struct goroutine_context {
   struct weft_trace_context ctx;
   __u64 conn_id;  /* connection the request came on (own contexts) */
+  __u64 owner;    /* the g that read the request */
   __u8 inherited; /* 1: copied at creation; never parents a send by itself */
   __u8 _pad[7];
 };
@@ -129,6 +130,7 @@ static __always_inline void go_start_server_context(__u32 tgid, __u64 conn_id,
   own.ctx = *ctx;
   own.ctx.starts_span = 0;
   own.conn_id = conn_id;
+  own.owner = g;
   bpf_map_update_elem(&goroutine_contexts, &key, &own, BPF_ANY);
 }
 
@@ -254,6 +256,16 @@ int BPF_KPROBE(weft_go_round_trip) {
   struct go_key request = {.tgid = tgid, .addr = ctx->bx};
   struct go_key key = {.tgid = tgid, .addr = g};
   struct goroutine_context *caller = bpf_map_lookup_elem(&goroutine_contexts, &key);
+  if (caller && caller->inherited) {
+    /* Only while the request is open: a goroutine that outlives it (a
+     * background worker started lazily during a request) is not its child. */
+    struct go_key owner_key = {.tgid = tgid, .addr = caller->owner};
+    struct goroutine_context *owner = bpf_map_lookup_elem(&goroutine_contexts, &owner_key);
+    __u64 open_span = 0, inherited_span = 0;
+    if (owner && !owner->inherited) __builtin_memcpy(&open_span, owner->ctx.span_id, 8);
+    __builtin_memcpy(&inherited_span, caller->ctx.span_id, 8);
+    if (open_span != inherited_span) caller = 0;
+  }
   if (caller) {
     bpf_map_update_elem(&go_request_contexts, &request, &caller->ctx, BPF_ANY);
   } else {
