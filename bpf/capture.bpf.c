@@ -23,6 +23,7 @@
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
 #include "go_runtime.bpf.h"
+#include "http_head.bpf.h"
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
@@ -117,6 +118,21 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   }
 }
 
+/* Copies the first `want` bytes of the call into the staging area, from
+ * byte `at` on. Global:
+ * verified once, however many times emit_data reads. */
+__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
+  if (!call) return 0;
+  __u32 zero = 0;
+  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 0;
+  /* A global function's argument is unbounded: bound it explicitly. */
+  __u64 bounded = want > WEFT_MAX_CAPTURE ? WEFT_MAX_CAPTURE : want;
+  asm volatile("%0 &= %1" : "+r"(bounded) : "i"(2 * WEFT_MAX_CAPTURE - 1));
+  /* at: 0, or 1 behind a held first byte (go_runtime.bpf.h). */
+  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded);
+}
+
 /* Builds and writes one data event. Global (verified once, whatever calls
  * it); the caller has checked the process is traced and sk is TCP. */
 __noinline int emit_data(struct io_call *call) {
@@ -160,14 +176,38 @@ __noinline int emit_data(struct io_call *call) {
     ev->flags |= WEFT_DATA_SIZE_ONLY;
     stat_add(WEFT_STAT_SIZE_ONLY, 1);
   } else {
-    /* A request's first byte read alone just before goes in front. */
+    /* A request's first byte read alone just before goes in front
+     * (go_runtime.bpf.h): the event then holds it and this read's bytes. */
     __u32 held = take_held_first_byte(cs, call, s->data);
-    __u32 want = call->len < capture_limit ? call->len : capture_limit;
-    if (held && want == capture_limit) want--;
-    captured = copy_call_bytes(s->data + held, call, want) + held;
+    __u32 total = call->len + held;
     ev->seq -= held;
-    ev->total_len += held;
-    if (captured < ev->total_len) {
+    ev->total_len = total;
+    __u32 want = total < capture_limit ? total : capture_limit;
+    __u64 *body_left = cs && skip_bodies ? &cs->body_left[call->direction & 1] : 0;
+    __u32 head = 0;
+    if (body_left && *body_left >= total) {
+      /* Wholly inside a body of declared length: its size is all we need. */
+      *body_left -= total;
+      want = 0;
+    } else if (body_left) {
+      *body_left = 0; /* a message may start here */
+    }
+    /* Read the first bytes, look for a message head, and read the rest only
+     * when the body cannot be skipped. */
+    __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
+    captured = first > held ? (__u32)copy_to_scratch(call, first - held, held) + held : held;
+    if (body_left && captured >= 8 && captured <= WEFT_MAX_CAPTURE &&
+        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
+      head = head_only_capture(captured, total, body_left);
+    if (head) {
+      captured = head;
+    } else if (want > first && captured == first) {
+      captured = (__u32)copy_to_scratch(call, want - held, held) + held;
+    }
+    if (head ? head < total : want == 0) {
+      ev->flags |= WEFT_DATA_BODY_SKIPPED;
+      stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, total - captured);
+    } else if (captured < total) {
       ev->flags |= WEFT_DATA_TRUNCATED;
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }

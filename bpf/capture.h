@@ -66,6 +66,9 @@ enum weft_data_flags {
   /* TLS plaintext from the library's API (source SSL_*): seq is the offset in
    * the connection's plaintext stream for this direction, not a TCP seq. */
   WEFT_DATA_TLS = 1 << 3,
+  /* Only the message head was copied: the rest of the call is body bytes of a
+   * declared Content-Length (or all of it is), reported by size. */
+  WEFT_DATA_BODY_SKIPPED = 1 << 4,
 };
 
 /* How the kernel found a span's parent (exported as weft.link.source). */
@@ -172,7 +175,8 @@ enum weft_stat {
   WEFT_STAT_READ_FAULTS = 5,   /* user memory that could not be read */
   WEFT_STAT_CONN_TABLE_FULL = 6,
   WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
-  WEFT_STAT_MAX = 8,
+  WEFT_STAT_BODY_BYTES_SKIPPED = 8, /* body bytes of declared length, not copied */
+  WEFT_STAT_MAX = 9,
 };
 
 #endif /* WEFT_BPF_CAPTURE_H */

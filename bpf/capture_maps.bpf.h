@@ -19,6 +19,8 @@ const volatile __u8 conn_id_from_addr = 0;
 const volatile __u32 wakeup_bytes = 0;
 /* 1: decide trace context for HTTP/1.x requests and responses. */
 const volatile __u8 trace_context_enabled = 1;
+/* Capture message heads only when the body's length is declared (http_head.bpf.h). */
+const volatile __u8 skip_bodies = 1;
 
 /* --- maps ----------------------------------------------------------------- */
 struct {
@@ -62,6 +64,7 @@ struct conn_state {
   struct weft_tuple tuple;       /* at TCP_CLOSE the socket is already unhashed */
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
+  __u64 body_left[2]; /* declared body bytes still to come, by direction: not copied */
   /* A request's first byte read alone, held for the next read (go_runtime.bpf.h). */
   __u32 held_seq;
   __u8 held_byte;

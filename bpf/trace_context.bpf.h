@@ -111,24 +111,22 @@ static __always_inline int is_traceparent_name(const __u8 *h) {
 }
 
 struct traceparent_scan {
-  __u32 len;  /* valid bytes in the staging area */
-  __s32 value; /* offset of the header value, or -1 */
+  const __u8 *d; /* the staging area */
+  __u32 len;     /* valid bytes in it */
+  __s32 value;   /* offset of the header value, or -1 */
 };
 
 /* bpf_loop callback: looks at the 8 bytes of word `i` for a '\n' that starts
  * a traceparent header. Word-at-a-time keeps the scan near 1 ns per word. */
 static int scan_traceparent_word(__u32 i, void *arg) {
   struct traceparent_scan *scan = arg;
-  __u32 zero = 0;
-  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-  if (!s) return 1;
   __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
   /* A header needs '\n', the name (12), a space and the value within the
    * valid bytes. The last header of a request may end a few bytes before the
    * word's end, so the bound is checked per byte below (the staging area is
    * twice the capture: the word itself is always readable). */
   if (off + WEFT_TRACEPARENT_MIN_LINE > scan->len) return 1;
-  const __u8 *d = s->data;
+  const __u8 *d = scan->d;
   __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
   if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
   for (int j = 0; j < 8; j++) {
@@ -146,8 +144,8 @@ static int scan_traceparent_word(__u32 i, void *arg) {
 
 /* Offset of the value of a "traceparent:" header within the first bytes of
  * a request in the staging area (len valid bytes), or -1. */
-static __always_inline int find_traceparent(__u32 len) {
-  struct traceparent_scan scan = {.len = len, .value = -1};
+static __always_inline int find_traceparent(const __u8 *d, __u32 len) {
+  struct traceparent_scan scan = {.d = d, .len = len, .value = -1};
   __u32 limit = len < WEFT_TRACEPARENT_SCAN ? len : WEFT_TRACEPARENT_SCAN;
   bpf_loop(limit / 8, scan_traceparent_word, &scan, 0);
   return scan.value;
@@ -191,7 +189,7 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
                                                  __u64 conn_id, const __u8 *d, __u32 len,
                                                  const struct weft_tuple *t, __u32 seq) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  int pos = find_traceparent(len);
+  int pos = find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
     ctx->link_source = WEFT_LINK_TRACEPARENT;
   } else {

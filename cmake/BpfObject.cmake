@@ -55,7 +55,7 @@ function(weft_bpf_object name source)
   set(skel ${WEFT_BPF_GEN_DIR}/${name}.skel.h)
   get_filename_component(src_abs ${source} ABSOLUTE)
   get_filename_component(src_dir ${src_abs} DIRECTORY)
-  file(GLOB bpf_headers ${src_dir}/*.h)
+  file(GLOB bpf_headers CONFIGURE_DEPENDS ${src_dir}/*.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${WEFT_BPF_ARCH}

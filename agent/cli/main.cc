@@ -24,8 +24,9 @@ void SetUpLogging(const std::string& level) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"weft: zero-code distributed tracing for unmodified processes (eBPF + OpenTelemetry)",
-               "weft"};
+  CLI::App app{
+      "weft: zero-code distributed tracing for unmodified processes (eBPF + OpenTelemetry)",
+      "weft"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -38,39 +39,50 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "trace processes and export their spans");
   run_cmd->add_option("--pid,-p", run.pids, "process to trace with its descendants (repeatable)")
       ->required();
-  run_cmd->add_flag("--events", run.events,
-                    "print every decoded kernel event as one JSON line on stdout, instead of spans");
+  run_cmd->add_flag(
+      "--events", run.events,
+      "print every decoded kernel event as one JSON line on stdout, instead of spans");
   run_cmd->add_option("--backend", backend, "capture backend: auto, socket or syscall")
       ->check(CLI::IsMember({"auto", "socket", "syscall"}))
       ->capture_default_str();
-  run_cmd->add_option("--capture-bytes", run.capture.capture_bytes,
-                      "bytes captured per socket call (at most 8192)")
+  run_cmd
+      ->add_option("--capture-bytes", run.capture.capture_bytes,
+                   "bytes captured per socket call (at most 8192)")
       ->check(CLI::Range(64, 8192))
       ->capture_default_str();
   run_cmd->add_option("--ring-buffer-mb", ring_mb, "kernel ring buffer size in MiB")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  run_cmd->add_option("--duration", run.duration_seconds,
-                      "stop after this many seconds (default: run until SIGINT/SIGTERM)")
+  run_cmd
+      ->add_option("--duration", run.duration_seconds,
+                   "stop after this many seconds (default: run until SIGINT/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
-  run_cmd->add_option("--exporter", run.exporter,
-                      "console, otlp or none (default: otlp when OTEL_EXPORTER_OTLP_ENDPOINT is "
-                      "set, else console)")
+  run_cmd
+      ->add_option("--exporter", run.exporter,
+                   "console, otlp or none (default: otlp when OTEL_EXPORTER_OTLP_ENDPOINT is "
+                   "set, else console)")
       ->check(CLI::IsMember({"console", "otlp", "none"}));
   run_cmd->add_option("--otlp-endpoint", run.otlp_endpoint,
                       "OTLP endpoint (overrides OTEL_EXPORTER_OTLP_ENDPOINT)");
-  run_cmd->add_option("--otlp-protocol", run.otlp_protocol,
-                      "grpc or http/protobuf (overrides OTEL_EXPORTER_OTLP_PROTOCOL)")
+  run_cmd
+      ->add_option("--otlp-protocol", run.otlp_protocol,
+                   "grpc or http/protobuf (overrides OTEL_EXPORTER_OTLP_PROTOCOL)")
       ->check(CLI::IsMember({"grpc", "http/protobuf"}));
   bool no_route_heuristic = false;
   run_cmd->add_flag("--no-route-heuristic", no_route_heuristic,
                     "do not replace ids in paths with {id} for http.route and span names");
   run_cmd->add_flag("--keep-query-values", run.keep_query_values,
                     "export query-string values instead of REDACTED");
-  run_cmd->add_flag("--no-trace-context", [&](int64_t) { run.capture.trace_context = false; },
-                    "do not decide trace context in the kernel (no parent links)");
-  run_cmd->add_flag("--no-go-probes", [&](int64_t) { run.go_probes = false; },
-                    "no uprobes in Go programs (their in-process parent links are then absent)");
+  run_cmd->add_flag(
+      "--capture-bodies", [&](int64_t) { run.capture.skip_bodies = false; },
+      "copy message bodies too (default: only the head of a message whose body "
+      "length is declared; bodies are reported by size)");
+  run_cmd->add_flag(
+      "--no-trace-context", [&](int64_t) { run.capture.trace_context = false; },
+      "do not decide trace context in the kernel (no parent links)");
+  run_cmd->add_flag(
+      "--no-go-probes", [&](int64_t) { run.go_probes = false; },
+      "no uprobes in Go programs (their in-process parent links are then absent)");
 
   bool check_json = false;
   auto* check_cmd = app.add_subcommand(

@@ -66,11 +66,11 @@ std::set<int> ExpandProcessTree(const proc::ProcReader& reader, const std::vecto
 void LogStats(const CaptureStats& s, bool final_line) {
   auto level = final_line ? spdlog::level::info : spdlog::level::debug;
   spdlog::log(level,
-              "capture: {} events, {} lost, {} bytes captured, {} truncated, {} size-only, "
-              "{} read faults, {} decode errors, {} connection-table misses, {} TLS reads/writes "
-              "without a known socket",
-              s.events, s.lost, s.bytes_captured, s.truncated, s.size_only, s.read_faults,
-              s.decode_errors, s.conn_table_full, s.tls_unattributed);
+              "capture: {} events, {} lost, {} bytes captured, {} body bytes not copied, {} "
+              "truncated, {} size-only, {} read faults, {} decode errors, {} connection-table "
+              "misses, {} TLS reads/writes without a known socket",
+              s.events, s.lost, s.bytes_captured, s.body_bytes_skipped, s.truncated, s.size_only,
+              s.read_faults, s.decode_errors, s.conn_table_full, s.tls_unattributed);
 }
 
 // The standard OTEL_* environment, with command-line flags taking precedence.
@@ -100,6 +100,13 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
   ExporterStats e = exporter.stats();
   spdlog::info("spans: {} built ({} server, {} client) from {} exchanges; {} connections seen",
                p.spans, p.server_spans, p.client_spans, p.exchanges, t.connections_opened);
+  const auto& h = p.handoff;
+  if (h.orphan_calls) {
+    spdlog::info(
+        "handoff: {} pool-thread calls, {} linked to the request their thread answered, {} "
+        "exported unlinked ({} released early: too many held); {} spans delayed",
+        h.orphan_calls, h.linked, h.released, h.held_overflows, h.spans_delayed);
+  }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
                e.last_error.empty() ? "" : "; last error: " + e.last_error);

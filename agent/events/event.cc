@@ -132,6 +132,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       ev.size_only = raw.flags & WEFT_DATA_SIZE_ONLY;
       ev.has_seq = !(raw.flags & WEFT_DATA_NO_SEQ);
       ev.tls = raw.flags & WEFT_DATA_TLS;
+      ev.body_skipped = raw.flags & WEFT_DATA_BODY_SKIPPED;
       ev.tuple = DecodeTuple(raw.tuple);
       ev.context = DecodeContext(raw.context);
       ev.data = record.substr(sizeof(weft_data_event), raw.captured_len);

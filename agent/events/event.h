@@ -88,8 +88,9 @@ struct DataEvent {
   Direction direction = Direction::kEgress;
   Role role = Role::kUnknown;
   Source source = Source::kUnknown;
-  bool truncated = false;  // data holds fewer bytes than total_len
-  bool size_only = false;  // no bytes could be captured
+  bool truncated = false;     // data holds fewer bytes than total_len (capture limit)
+  bool body_skipped = false;  // only the message head was copied: the rest is declared body
+  bool size_only = false;     // no bytes could be captured
   bool has_seq = true;
   bool tls = false;  // plaintext of a TLS connection; seq is the plaintext offset
   Tuple tuple;

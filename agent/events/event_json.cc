@@ -68,6 +68,7 @@ std::string EventToJson(const Event& event, int64_t offset) {
          {"total_len", d->total_len},
          {"captured_len", d->data.size()},
          {"truncated", d->truncated},
+         {"body_skipped", d->body_skipped},
          {"size_only", d->size_only},
          {"tuple", TupleJson(d->tuple)},
          {"context", ContextJson(d->context)},

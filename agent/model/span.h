@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "agent/model/attribute_key.h"
+
 namespace weft {
 
 using TraceId = std::array<uint8_t, 16>;
@@ -33,7 +35,7 @@ enum class StatusCode : int { kUnset = 0, kOk = 1, kError = 2 };
 using AttributeValue = std::variant<std::string, int64_t, double, bool>;
 
 struct Attribute {
-  std::string key;
+  AttributeKey key;
   AttributeValue value;
 };
 

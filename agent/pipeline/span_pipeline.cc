@@ -11,7 +11,8 @@ SpanPipeline::SpanPipeline(PipelineOptions options, SpanExporter* exporter,
       resources_(resources),
       clock_offset_(monotonic_to_unix_ns),
       tracker_(options_.tracker,
-               [this](const http1::HttpExchange& exchange) { OnExchange(exchange); }) {}
+               [this](const http1::HttpExchange& exchange) { OnExchange(exchange); }),
+      linker_(options_.handoff) {}
 
 void SpanPipeline::OnEvent(const Event& event) {
   if (const auto* data = std::get_if<DataEvent>(&event)) {
@@ -19,6 +20,14 @@ void SpanPipeline::OnEvent(const Event& event) {
     // worker, a crash) may be gone by the time its span is built.
     if (known_processes_.insert(data->tgid).second) {
       resources_->Get(static_cast<int>(data->tgid));
+    }
+    // A call sent by a pool thread with no context: its parent is decided
+    // when the thread answers a request (handoff_linker.h).
+    if (data->direction == Direction::kEgress && data->context.starts_span &&
+        data->context.link_source == LinkSource::kNone && data->context.valid() &&
+        pool_processes_.contains(data->tgid)) {
+      linker_.OnOrphanRequestStart(data->context.trace_id, data->tgid, data->tid,
+                                   data->timestamp_ns);
     }
     tracker_.OnData(*data);
   } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
@@ -35,7 +44,7 @@ void SpanPipeline::OnEvent(const Event& event) {
       known_processes_.erase(process->tgid);
     }
   }
-  if (pending_.size() >= options_.export_batch) Flush();
+  if (pending_.size() >= options_.export_batch) ExportPending();
 }
 
 void SpanPipeline::OnExchange(const http1::HttpExchange& exchange) {
@@ -45,15 +54,36 @@ void SpanPipeline::OnExchange(const http1::HttpExchange& exchange) {
   ++stats_.spans;
   if (span.kind == SpanKind::kServer) ++stats_.server_spans;
   if (span.kind == SpanKind::kClient) ++stats_.client_spans;
-  pending_.push_back(std::move(span));
+  const http1::HttpRequest& request = exchange.request;
+  SpanFacts facts;
+  facts.tgid = exchange.tgid;
+  facts.request_tid = request.tid;
+  facts.response_tid = exchange.has_response ? exchange.response.tid : 0;
+  facts.request_start_ns = request.start_ns;
+  facts.response_start_ns = exchange.has_response ? exchange.response.start_ns : 0;
+  facts.end_ns = exchange.end_ns;
+  facts.orphan_client = exchange.kind == http1::ExchangeKind::kClient &&
+                        request.context_from_kernel &&
+                        request.context.link_source == LinkSource::kNone;
+  if (span.kind == SpanKind::kServer && facts.response_tid != 0 &&
+      facts.response_tid != facts.request_tid) {
+    pool_processes_.insert(exchange.tgid);
+  }
+  linker_.Add(std::move(span), facts, &pending_);
 }
 
 void SpanPipeline::Tick(uint64_t now_monotonic_ns) {
   tracker_.Expire(now_monotonic_ns);
-  Flush();
+  linker_.Expire(now_monotonic_ns, &pending_);
+  ExportPending();
 }
 
 void SpanPipeline::Flush() {
+  linker_.Flush(&pending_);
+  ExportPending();
+}
+
+void SpanPipeline::ExportPending() {
   if (pending_.empty()) return;
   exporter_->Export(std::move(pending_));
   pending_.clear();

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "agent/conn/connection_tracker.h"
 #include "agent/events/event.h"
+#include "agent/links/handoff_linker.h"
 #include "agent/resources/resource_cache.h"
 #include "agent/spans/span_builder.h"
 #include "exporters/exporter.h"
@@ -19,6 +20,7 @@ namespace weft {
 struct PipelineOptions {
   TrackerOptions tracker;
   SpanBuildOptions spans;
+  HandoffOptions handoff;
   // Spans are handed to the exporter in batches of at most this many, and at
   // every Tick.
   size_t export_batch = 256;
@@ -30,24 +32,30 @@ struct PipelineStats {
   uint64_t server_spans = 0;
   uint64_t client_spans = 0;
   uint64_t processes_exited = 0;
+  HandoffStats handoff;
 };
 
 class SpanPipeline {
  public:
-  SpanPipeline(PipelineOptions options, SpanExporter* exporter,
-               resources::ResourceCache* resources, int64_t monotonic_to_unix_ns);
+  SpanPipeline(PipelineOptions options, SpanExporter* exporter, resources::ResourceCache* resources,
+               int64_t monotonic_to_unix_ns);
 
   void OnEvent(const Event& event);
   // Expires idle connections and hands buffered spans to the exporter.
   void Tick(uint64_t now_monotonic_ns);
-  // Flushes what is buffered (call before the exporter shuts down).
+  // Exports everything, including spans held for an undecided parent (call
+  // before the exporter shuts down).
   void Flush();
 
-  const PipelineStats& stats() const { return stats_; }
+  const PipelineStats& stats() const {
+    stats_.handoff = linker_.stats();
+    return stats_;
+  }
   const TrackerStats& tracker_stats() const { return tracker_.stats(); }
 
  private:
   void OnExchange(const http1::HttpExchange& exchange);
+  void ExportPending();
 
   PipelineOptions options_;
   SpanExporter* exporter_;
@@ -56,7 +64,11 @@ class SpanPipeline {
   ConnectionTracker tracker_;
   std::vector<Span> pending_;
   absl::flat_hash_set<uint32_t> known_processes_;  // resources resolved
-  PipelineStats stats_;
+  // Processes seen answering a request on another thread than the one that
+  // read it (thread pools): their orphan calls wait for the linker.
+  absl::flat_hash_set<uint32_t> pool_processes_;
+  HandoffLinker linker_;
+  mutable PipelineStats stats_;
 };
 
 }  // namespace weft

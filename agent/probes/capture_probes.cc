@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
   skel->rodata->capture_limit = options.capture_bytes;
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
   skel->rodata->trace_context_enabled = options.trace_context ? 1 : 0;
+  skel->rodata->skip_bodies = options.skip_bodies ? 1 : 0;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
   bool socket_backend = *backend == CaptureBackend::kSocketTracepoints;
   skel->rodata->conn_id_from_addr = socket_backend ? 0 : 1;
@@ -184,6 +185,7 @@ CaptureStats CaptureProbes::Stats() const {
   out.lost = sum(WEFT_STAT_LOST);
   out.bytes_captured = sum(WEFT_STAT_BYTES_CAPTURED);
   out.truncated = sum(WEFT_STAT_TRUNCATED);
+  out.body_bytes_skipped = sum(WEFT_STAT_BODY_BYTES_SKIPPED);
   out.size_only = sum(WEFT_STAT_SIZE_ONLY);
   out.read_faults = sum(WEFT_STAT_READ_FAULTS);
   out.conn_table_full = sum(WEFT_STAT_CONN_TABLE_FULL);

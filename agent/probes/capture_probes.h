@@ -23,6 +23,8 @@ struct CaptureOptions {
   uint32_t capture_bytes = 4096;                  // per data event, <= 8192
   uint32_t ring_buffer_bytes = 16 * 1024 * 1024;  // power of two
   bool trace_context = true;
+  // Copy only the head of messages whose body length is declared.
+  bool skip_bodies = true;
   // Ring-buffer bytes pending before the reader is woken; below that, the
   // reader collects records on its poll timeout. Waking per record costs an
   // interrupt per event (several microseconds in a VM); 0 wakes per record.
@@ -35,6 +37,7 @@ struct CaptureStats {
   uint64_t lost = 0;
   uint64_t bytes_captured = 0;
   uint64_t truncated = 0;
+  uint64_t body_bytes_skipped = 0;  // declared body bytes reported by size only
   uint64_t size_only = 0;
   uint64_t read_faults = 0;
   uint64_t conn_table_full = 0;

@@ -37,9 +37,10 @@ std::string_view ToString(CaptureBackend b) {
 absl::StatusOr<CaptureBackend> ParseCaptureBackend(std::string_view name) {
   if (name == "auto") return CaptureBackend::kAuto;
   if (name == "socket" || name == "socket-tracepoints") return CaptureBackend::kSocketTracepoints;
-  if (name == "syscall" || name == "syscall-tracepoints") return CaptureBackend::kSyscallTracepoints;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown capture backend '", std::string(name), "': use auto, socket or syscall"));
+  if (name == "syscall" || name == "syscall-tracepoints")
+    return CaptureBackend::kSyscallTracepoints;
+  return absl::InvalidArgumentError(absl::StrCat("unknown capture backend '", std::string(name),
+                                                 "': use auto, socket or syscall"));
 }
 
 namespace {
@@ -129,8 +130,7 @@ int PmuType(const char* pmu) {
 
 // Loads a do-nothing kprobe-type program and attaches it through a
 // kprobe/uprobe PMU perf event; returns "" on success or what was refused.
-std::string AttachThroughPmu(int pmu_type, uint64_t config1, uint64_t config2, pid_t pid,
-                             int cpu) {
+std::string AttachThroughPmu(int pmu_type, uint64_t config1, uint64_t config2, pid_t pid, int cpu) {
   Fd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weft_probe", "GPL", kReturnZero, 2, nullptr));
   if (!prog.ok()) return absl::StrCat("load refused: ", Errno(errno));
   perf_event_attr attr{};
@@ -138,8 +138,8 @@ std::string AttachThroughPmu(int pmu_type, uint64_t config1, uint64_t config2, p
   attr.type = pmu_type;
   attr.config1 = config1;
   attr.config2 = config2;
-  Fd event(static_cast<int>(
-      syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)));
+  Fd event(
+      static_cast<int>(syscall(SYS_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)));
   if (!event.ok()) return absl::StrCat("perf_event_open refused: ", Errno(errno));
   if (ioctl(event.get(), PERF_EVENT_IOC_SET_BPF, prog.get()) != 0) {
     return absl::StrCat("attach refused: ", Errno(errno));
@@ -151,7 +151,8 @@ AttachProbe ProbeKprobe() {
   AttachProbe probe{"kprobe", false, ""};
   int type = PmuType("kprobe");
   if (type < 0) {
-    probe.detail = "no kprobe PMU in /sys/bus/event_source/devices (kernel built without CONFIG_KPROBES)";
+    probe.detail =
+        "no kprobe PMU in /sys/bus/event_source/devices (kernel built without CONFIG_KPROBES)";
     return probe;
   }
   const char* fn = "tcp_sendmsg";
@@ -289,7 +290,10 @@ AttachProbe ProbeWriteUser(const std::string& lockdown) {
       {.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10, .off = 0, .imm = 0},
       {.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .src_reg = 0, .off = 0, .imm = -8},
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 3, .src_reg = 0, .off = 0, .imm = 8},
-      {.code = BPF_JMP | BPF_CALL, .dst_reg = 0, .src_reg = 0, .off = 0,
+      {.code = BPF_JMP | BPF_CALL,
+       .dst_reg = 0,
+       .src_reg = 0,
+       .off = 0,
        .imm = BPF_FUNC_probe_write_user},
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
@@ -341,8 +345,8 @@ absl::StatusOr<CaptureBackend> ChooseBackend(CaptureBackend requested) {
         "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): weft needs a kernel built with "
         "CONFIG_DEBUG_INFO_BTF=y");
   }
-  bool socket_tps = KernelHasBtfTracepoint("sock_send_length") &&
-                    KernelHasBtfTracepoint("sock_recv_length");
+  bool socket_tps =
+      KernelHasBtfTracepoint("sock_send_length") && KernelHasBtfTracepoint("sock_recv_length");
   bool syscall_tps = KernelHasBtfTracepoint("sys_enter") && KernelHasBtfTracepoint("sys_exit");
   switch (requested) {
     case CaptureBackend::kSocketTracepoints:
@@ -414,8 +418,7 @@ KernelReport ProbeKernel() {
                                        "btf_trace_tcp_sendmsg_locked", BTF_KIND_TYPEDEF));
   report.attach.push_back(ProbeUprobe());
   report.attach.push_back(ProbeKprobe());
-  report.attach.push_back(
-      ProbeTracing("fentry", BPF_TRACE_FENTRY, "tcp_sendmsg", BTF_KIND_FUNC));
+  report.attach.push_back(ProbeTracing("fentry", BPF_TRACE_FENTRY, "tcp_sendmsg", BTF_KIND_FUNC));
   report.attach.push_back(ProbeRingBuffer());
   report.attach.push_back(ProbeSockops());
   report.attach.push_back(ProbeSkMsg());

@@ -1,8 +1,10 @@
 // Raw data events -> exchanges -> spans -> OTLP protobuf bytes for keep-alive
 // request/response pairs. Reports exchanges per second (items_per_second);
-// never asserts. The OTLP stage encodes batches of kOtlpBatch spans, as the
-// batching exporter does; DecodeEvent (ring-buffer record -> DataEvent) and
-// the exporter's network I/O are not included.
+// never asserts. The OTLP stages encode batches of kOtlpBatch spans, as the
+// batching exporter does: with the wire encoder the exporters use
+// (OtlpWireEncoder), and, for comparison, through the protobuf message tree
+// (BuildExportRequest + SerializeToString). DecodeEvent (ring-buffer record ->
+// DataEvent) and the exporter's network I/O are not included.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #include "agent/conn/connection_tracker.h"
 #include "agent/spans/span_builder.h"
 #include "exporters/otlp/otlp_encoder.h"
+#include "exporters/otlp/otlp_wire.h"
 
 namespace weft {
 namespace {
@@ -61,7 +64,7 @@ Stream MakeStream(uint64_t conn_id) {
   return s;
 }
 
-enum class Stage { kExchanges, kSpans, kOtlpBytes };
+enum class Stage { kExchanges, kSpans, kOtlpBytes, kOtlpBytesViaMessageTree };
 
 constexpr size_t kOtlpBatch = 512;
 
@@ -74,15 +77,21 @@ void Drive(benchmark::State& state, Stage stage, int connections) {
   size_t encoded_bytes = 0;
   std::vector<Span> batch;
   std::string wire;
+  OtlpWireEncoder encoder("bench");
   auto encode_batch = [&] {
-    opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
-    BuildExportRequest(batch, "bench", &request);
-    request.SerializeToString(&wire);
+    if (stage == Stage::kOtlpBytes) {
+      encoder.Encode(batch, &wire);
+    } else {
+      opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
+      BuildExportRequest(batch, "bench", &request);
+      request.SerializeToString(&wire);
+    }
     encoded_bytes += wire.size();
     batch.clear();
   };
+  const bool otlp = stage == Stage::kOtlpBytes || stage == Stage::kOtlpBytesViaMessageTree;
   http1::ExchangeSink sink;
-  if (stage == Stage::kOtlpBytes) {
+  if (otlp) {
     batch.reserve(kOtlpBatch);
     sink = [&](const http1::HttpExchange& e) {
       batch.push_back(BuildHttpSpan(e, options, resource, 1'700'000'000'000'000'000));
@@ -115,7 +124,7 @@ void Drive(benchmark::State& state, Stage stage, int connections) {
   }
   if (!batch.empty()) encode_batch();
   benchmark::DoNotOptimize(attributes);
-  if (stage == Stage::kOtlpBytes && spans > 0) {
+  if (otlp && spans > 0) {
     state.counters["otlp_bytes_per_span"] = static_cast<double>(encoded_bytes) / spans;
   }
   state.SetItemsProcessed(static_cast<int64_t>(spans));
@@ -125,6 +134,9 @@ void Drive(benchmark::State& state, Stage stage, int connections) {
 void BM_KeepAliveEventsToExchanges(benchmark::State& state) { Drive(state, Stage::kExchanges, 1); }
 void BM_KeepAliveEventsToSpans(benchmark::State& state) { Drive(state, Stage::kSpans, 1); }
 void BM_KeepAliveEventsToOtlpBytes(benchmark::State& state) { Drive(state, Stage::kOtlpBytes, 1); }
+void BM_KeepAliveEventsToOtlpBytesViaMessageTree(benchmark::State& state) {
+  Drive(state, Stage::kOtlpBytesViaMessageTree, 1);
+}
 void BM_ManyConnectionsEventsToSpans(benchmark::State& state) {
   Drive(state, Stage::kSpans, static_cast<int>(state.range(0)));
 }
@@ -132,6 +144,7 @@ void BM_ManyConnectionsEventsToSpans(benchmark::State& state) {
 BENCHMARK(BM_KeepAliveEventsToExchanges);
 BENCHMARK(BM_KeepAliveEventsToSpans);
 BENCHMARK(BM_KeepAliveEventsToOtlpBytes);
+BENCHMARK(BM_KeepAliveEventsToOtlpBytesViaMessageTree);
 BENCHMARK(BM_ManyConnectionsEventsToSpans)->Arg(1000)->Arg(10000);
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "exporters/otlp/grpc_sink.h"
 
+#include <condition_variable>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,17 @@ namespace weft {
 namespace collector = opentelemetry::proto::collector::trace::v1;
 
 namespace {
+
+constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+// Where the callback of a generic unary call leaves its status. Shared with
+// the callback, which may run on a gRPC thread after the waiter has woken.
+struct CallCompletion {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+};
 
 bool ValidGrpcMetadataKey(absl::string_view key) {
   if (key.empty()) return false;
@@ -83,17 +95,18 @@ OtlpGrpcSink::OtlpGrpcSink(const OtlpConfig& config, std::string address,
     : config_(config),
       address_(std::move(address)),
       channel_(std::move(channel)),
-      stub_(collector::TraceService::NewStub(channel_)),
-      retry_(config.retry()) {}
+      stub_(channel_),
+      retry_(config.retry()),
+      encoder_(std::string(config.scope_version())) {}
 
 SendOutcome OtlpGrpcSink::Send(const std::vector<Span>& batch, absl::Time deadline) {
-  collector::ExportTraceServiceRequest request;
-  BuildExportRequest(batch, config_.scope_version(), &request);
+  encoder_.Encode(batch, &body_);
+  grpc::Slice slice(body_);
+  grpc::ByteBuffer request(&slice, 1);
   return retry_.Run(deadline, [&](absl::Time give_up_at) { return Attempt(request, give_up_at); });
 }
 
-AttemptResult OtlpGrpcSink::Attempt(const collector::ExportTraceServiceRequest& request,
-                                    absl::Time give_up_at) {
+AttemptResult OtlpGrpcSink::Attempt(const grpc::ByteBuffer& request, absl::Time give_up_at) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(std::min(absl::Now() + config_.timeout(), give_up_at)));
   for (const auto& [key, value] : config_.headers()) {
@@ -108,7 +121,20 @@ AttemptResult OtlpGrpcSink::Attempt(const collector::ExportTraceServiceRequest& 
     active_call_ = &context;
   }
   collector::ExportTraceServiceResponse response;
-  grpc::Status status = stub_->Export(&context, request, &response);
+  auto completion = std::make_shared<CallCompletion>();
+  stub_.UnaryCall(&context, kExportMethod, grpc::StubOptions(), &request, &response,
+                  [completion](grpc::Status status) {
+                    std::lock_guard<std::mutex> lock(completion->mu);
+                    completion->status = std::move(status);
+                    completion->done = true;
+                    completion->cv.notify_one();
+                  });
+  grpc::Status status;
+  {
+    std::unique_lock<std::mutex> lock(completion->mu);
+    completion->cv.wait(lock, [&] { return completion->done; });
+    status = completion->status;
+  }
   {
     std::lock_guard<std::mutex> lock(active_mu_);
     active_call_ = nullptr;

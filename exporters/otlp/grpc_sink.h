@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "exporters/batching_exporter.h"
 #include "exporters/otlp/otlp_config.h"
+#include "exporters/otlp/otlp_wire.h"
 #include "exporters/otlp/retry_loop.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
@@ -26,15 +28,20 @@ class OtlpGrpcSink final : public BatchSink {
  private:
   OtlpGrpcSink(const OtlpConfig& config, std::string address,
                std::shared_ptr<grpc::Channel> channel);
-  AttemptResult Attempt(
-      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
-      absl::Time give_up_at);
+  AttemptResult Attempt(const grpc::ByteBuffer& request, absl::Time give_up_at);
+
+  // TraceService/Export called by name with the request already encoded by
+  // OtlpWireEncoder: no protobuf message tree is built for it.
+  using ExportStub = grpc::TemplatedGenericStub<
+      grpc::ByteBuffer, opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse>;
 
   const OtlpConfig config_;
   const std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<opentelemetry::proto::collector::trace::v1::TraceService::Stub> stub_;
+  ExportStub stub_;
   RetryLoop retry_;
+  OtlpWireEncoder encoder_;  // Send runs on one worker thread only
+  std::string body_;         // reused between batches
   std::mutex active_mu_;
   grpc::ClientContext* active_call_ = nullptr;  // guarded by active_mu_, for Cancel()
 };

@@ -71,7 +71,11 @@ absl::StatusOr<std::unique_ptr<OtlpHttpSink>> OtlpHttpSink::Create(const OtlpCon
 }
 
 OtlpHttpSink::OtlpHttpSink(const OtlpConfig& config, std::string url)
-    : config_(config), url_(std::move(url)), curl_(curl_easy_init()), retry_(config.retry()) {
+    : config_(config),
+      url_(std::move(url)),
+      curl_(curl_easy_init()),
+      retry_(config.retry()),
+      encoder_(std::string(config.scope_version())) {
   curl_slist* list = nullptr;
   list = curl_slist_append(list, "Content-Type: application/x-protobuf");
   if (config_.gzip()) list = curl_slist_append(list, "Content-Encoding: gzip");
@@ -86,10 +90,8 @@ OtlpHttpSink::OtlpHttpSink(const OtlpConfig& config, std::string url)
 OtlpHttpSink::~OtlpHttpSink() = default;
 
 SendOutcome OtlpHttpSink::Send(const std::vector<Span>& batch, absl::Time deadline) {
-  collector::ExportTraceServiceRequest request;
-  BuildExportRequest(batch, config_.scope_version(), &request);
   std::string body;
-  request.SerializeToString(&body);
+  encoder_.Encode(batch, &body);
   if (config_.gzip()) {
     absl::StatusOr<std::string> compressed = GzipCompress(body);
     if (!compressed.ok()) {

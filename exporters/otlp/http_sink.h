@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "exporters/batching_exporter.h"
 #include "exporters/otlp/otlp_config.h"
+#include "exporters/otlp/otlp_wire.h"
 #include "exporters/otlp/retry_loop.h"
 
 namespace weft {
@@ -41,6 +42,7 @@ class OtlpHttpSink final : public BatchSink {
   std::unique_ptr<CURL, CurlDeleter> curl_;
   std::unique_ptr<curl_slist, SlistDeleter> request_headers_;
   RetryLoop retry_;
+  OtlpWireEncoder encoder_;  // Send runs on one worker thread only
 };
 
 }  // namespace weft

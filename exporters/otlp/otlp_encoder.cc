@@ -58,7 +58,7 @@ void ToOtlpAttributes(const Attributes& attributes,
   out->Reserve(static_cast<int>(attributes.size()));
   for (const Attribute& attribute : attributes) {
     common::KeyValue* kv = out->Add();
-    kv->set_key(attribute.key);
+    kv->set_key(attribute.key.str());
     SetValue(attribute.value, kv->mutable_value());
   }
 }

@@ -29,8 +29,9 @@ CROSS_PROCESS = "cross-process"
 ROOT = "root"
 # The weft.link.source values a correct link of each kind is expected to
 # carry; the first one present in the export gets the kind's true links.
-EXPECTED_SOURCES = {IN_PROCESS: ("thread", "goroutine", "proxy-turn"), CROSS_PROCESS: ("peer-socket",)}
-SOURCE_ORDER = ("thread", "goroutine", "proxy-turn", "peer-socket", "traceparent", "none",
+EXPECTED_SOURCES = {IN_PROCESS: ("thread", "goroutine", "proxy-turn", "handoff"),
+                    CROSS_PROCESS: ("peer-socket",)}
+SOURCE_ORDER = ("thread", "goroutine", "proxy-turn", "handoff", "peer-socket", "traceparent", "none",
                 "ambiguous")
 
 

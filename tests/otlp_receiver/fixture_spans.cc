@@ -47,7 +47,7 @@ const char* StatusText(StatusCode code) {
 nlohmann::json AttributesJson(const Attributes& attributes) {
   nlohmann::json out = nlohmann::json::object();
   for (const Attribute& a : attributes) {
-    std::visit([&](const auto& v) { out[a.key] = v; }, a.value);
+    std::visit([&](const auto& v) { out[a.key.str()] = v; }, a.value);
   }
   return out;
 }

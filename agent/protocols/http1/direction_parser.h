@@ -148,7 +148,8 @@ class DirectionParser {
   HttpRequest request_;
   HttpResponse response_;
 
-  // Header name being matched, lower-cased; longer names never matter.
+  // Header name being matched, as received (case folded when classified);
+  // longer names never matter.
   std::array<char, 16> field_{};
   size_t field_length_ = 0;
   bool last_was_value_ = true;

@@ -1,5 +1,6 @@
 // libhttp-parser callbacks: message boundaries, the few header values spans
 // need (copied with caps), body sizes, chunk framing for gap skipping.
+#include <algorithm>
 #include <cstring>
 
 #include "agent/protocols/http1/direction_parser.h"
@@ -34,15 +35,41 @@ bool DirectionParser::AddHeadBytes(size_t n) {
   return true;
 }
 
+namespace {
+
+// `name` equals `lower` (lower-case ASCII) ignoring ASCII case.
+bool EqualsLowered(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 DirectionParser::Capture DirectionParser::ClassifyField() const {
-  if (field_length_ > field_.size()) return Capture::kNone;
-  std::string_view name(field_.data(), field_length_);
-  if (name == "host") return Capture::kHost;
-  if (name == "user-agent") return Capture::kUserAgent;
-  if (name == "traceparent") return Capture::kTraceparent;
-  if (name == "tracestate") return Capture::kTracestate;
-  if (name == "content-type") return Capture::kContentType;
-  return Capture::kNone;
+  // Most header names are none of these: their length alone rules them out.
+  switch (field_length_) {
+    case 4:
+      return EqualsLowered({field_.data(), 4}, "host") ? Capture::kHost : Capture::kNone;
+    case 10: {
+      std::string_view name(field_.data(), 10);
+      if (EqualsLowered(name, "user-agent")) return Capture::kUserAgent;
+      if (EqualsLowered(name, "tracestate")) return Capture::kTracestate;
+      return Capture::kNone;
+    }
+    case 11:
+      return EqualsLowered({field_.data(), 11}, "traceparent") ? Capture::kTraceparent
+                                                               : Capture::kNone;
+    case 12:
+      return EqualsLowered({field_.data(), 12}, "content-type") ? Capture::kContentType
+                                                                : Capture::kNone;
+    default:
+      return Capture::kNone;
+  }
 }
 
 int DirectionParser::CbMessageBegin(http_parser* p) {
@@ -76,6 +103,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
   } else {
     self->response_.Clear();
     self->response_.start_ns = meta.timestamp_ns;
+    self->response_.tid = meta.tid;
   }
   return 0;
 }
@@ -100,12 +128,11 @@ int DirectionParser::CbHeaderField(http_parser* p, const char* at, size_t length
     self->field_length_ = 0;
     self->last_was_value_ = false;
   }
-  for (size_t i = 0; i < length; ++i, ++self->field_length_) {
-    if (self->field_length_ < self->field_.size()) {
-      char c = at[i];
-      self->field_[self->field_length_] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-    }
-  }
+  // Raw bytes, case folded only when classified; names longer than the
+  // buffer are never captured, so their tail is only counted.
+  size_t used = std::min(self->field_length_, self->field_.size());
+  std::memcpy(self->field_.data() + used, at, std::min(length, self->field_.size() - used));
+  self->field_length_ += length;
   return 0;
 }
 

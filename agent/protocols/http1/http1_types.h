@@ -66,6 +66,7 @@ struct HttpResponse {
   bool complete = true;  // false when the connection ended inside the body
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
+  uint32_t tid = 0;  // thread that moved the first byte
 
   void Clear();
   void SwapWith(HttpResponse& other);

@@ -1,0 +1,114 @@
+// Thread-pool handoff links, decided after the fact in userspace.
+//
+// In a reactor + worker pool server (Tomcat NIO, Jetty, a Python
+// concurrent.futures pool) one thread reads the request and a pool thread
+// makes the downstream calls and writes the answer. When the pool thread
+// sends a call, the kernel sees no context on it (the reading thread had it),
+// so the CLIENT span starts a new trace. The evidence arrives later: the same
+// pool thread writes the answer of a SERVER request that was read by another
+// thread, and the call lies inside that request's lifetime. The linker holds
+// such orphan calls (and every span of the traces they started, e.g. the
+// callee's SERVER span) until that evidence arrives or they time out, then
+// re-parents the call under the answered request and moves its whole trace.
+//
+// The rule assumes a pool thread answers the request it works on, one at a
+// time (every pool server measured does; docs/parent-links.md says when it
+// would be wrong). Spans are delayed, never dropped: what is not linked
+// within `hold_ns` is exported as it was.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "agent/model/span.h"
+
+namespace weft {
+
+struct HandoffOptions {
+  bool enabled = true;
+  // How long an orphan call waits for its thread to answer a request.
+  uint64_t hold_ns = 10'000'000'000;
+  // Spans held at most (the oldest traces are released first beyond this).
+  size_t max_held_spans = 65536;
+};
+
+// What the linker needs to know about a span beyond the span itself
+// (monotonic nanoseconds, threads from the kernel's events).
+struct SpanFacts {
+  uint32_t tgid = 0;
+  uint32_t request_tid = 0;   // thread that moved the request's first byte
+  uint32_t response_tid = 0;  // thread that moved the response's first byte (0: none)
+  uint64_t request_start_ns = 0;
+  uint64_t response_start_ns = 0;  // 0: no response
+  uint64_t end_ns = 0;
+  bool orphan_client = false;  // CLIENT span whose thread had no context (link source none)
+};
+
+struct HandoffStats {
+  uint64_t orphan_calls = 0;    // orphan CLIENT requests seen
+  uint64_t linked = 0;          // of those, linked to the request their thread answered
+  uint64_t released = 0;        // of those, exported unlinked (no evidence, timeout, overflow)
+  uint64_t spans_delayed = 0;   // spans held while their trace was undecided
+  uint64_t held_overflows = 0;  // traces released early because too many spans were held
+};
+
+class HandoffLinker {
+ public:
+  explicit HandoffLinker(HandoffOptions options) : options_(options) {}
+
+  // The first byte of a CLIENT request whose thread had no context: its trace
+  // stays undecided until the thread answers a request or the hold expires.
+  void OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid, uint64_t now_ns);
+
+  // Takes a built span; appends to `ready` whatever may be exported now.
+  void Add(Span span, const SpanFacts& facts, std::vector<Span>* ready);
+  // Releases traces whose hold expired.
+  void Expire(uint64_t now_ns, std::vector<Span>* ready);
+  // Releases everything (shutdown).
+  void Flush(std::vector<Span>* ready);
+
+  const HandoffStats& stats() const { return stats_; }
+  size_t held_spans() const { return held_spans_; }
+
+ private:
+  struct Undecided {
+    uint64_t registered_ns = 0;
+    bool call_built = false;  // the orphan CLIENT span itself has arrived
+    SpanId call_span_id{};
+    uint64_t call_start_ns = 0;
+    uint64_t call_end_ns = 0;
+    std::vector<Span> spans;
+  };
+  struct WorkerKey {
+    uint32_t tgid;
+    uint32_t tid;
+    bool operator==(const WorkerKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const WorkerKey& k) {
+      return H::combine(std::move(h), k.tgid, k.tid);
+    }
+  };
+
+  void OnAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
+  void Link(const TraceId& call_trace, const Span& server, std::vector<Span>* ready);
+  void Release(const TraceId& trace, std::vector<Span>* ready);
+  void ReleaseOldestWhileOverfull(std::vector<Span>* ready);
+
+  HandoffOptions options_;
+  absl::flat_hash_map<TraceId, Undecided> undecided_;
+  // Undecided traces per pool thread, oldest first.
+  absl::flat_hash_map<WorkerKey, std::deque<TraceId>> by_worker_;
+  // Traces already moved into another: spans of theirs that arrive late
+  // follow (expire after hold_ns).
+  absl::flat_hash_map<TraceId, TraceId> moved_;
+  std::deque<std::pair<uint64_t, TraceId>> moved_order_;
+  // Registration order, for expiry and overflow (entries may be stale).
+  std::deque<std::pair<uint64_t, TraceId>> undecided_order_;
+  uint64_t now_ns_ = 0;
+  size_t held_spans_ = 0;
+  HandoffStats stats_;
+};
+
+}  // namespace weft

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Capture only what parsing needs: the header block of an HTTP/1.x message
+ * whose body has a declared length, never the body (issue 5). The kernel
+ * finds where the head ends and reads Content-Length; the body's bytes are
+ * reported by size, and userspace skips them as a gap of known extent.
+ * Messages with Transfer-Encoding (chunked framing lives in the body) or
+ * without a head end in the first bytes are captured as before.
+ */
+#ifndef WEFT_BPF_HTTP_HEAD_BPF_H
+#define WEFT_BPF_HTTP_HEAD_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "capture.h"
+#include "capture_maps.bpf.h"
+#include "trace_context.bpf.h"
+
+/* How much of a message start is read first to look for the head's end. */
+#define WEFT_HEAD_PROBE 512
+/* Content-Length digits parsed (larger values are not skipped). */
+#define WEFT_LENGTH_DIGITS 15
+
+struct head_scan {
+  const __u8 *d;          /* the staging area */
+  __u32 len;              /* valid bytes in it */
+  __s32 end;              /* offset just past "\r\n\r\n", or -1 */
+  __s32 length_at;        /* offset of the Content-Length value, or -1 */
+  __u8 transfer_encoding; /* a Transfer-Encoding header: framing is in the body */
+  __u8 _pad[3];
+};
+
+/* The Content-Length value at staged offset pos, ending before limit; -1 if
+ * malformed. Only called from the global head_only_capture, so its loop is
+ * verified once. */
+static __always_inline __s64 parse_content_length(const __u8 *d, __u32 pos, __u32 limit) {
+  for (int k = 0; k < 4 && pos < limit; k++) { /* optional whitespace */
+    __u8 c = d[pos & (2 * WEFT_MAX_CAPTURE - 1)];
+    if (c != ' ' && c != '\t') break;
+    pos++;
+  }
+  __u64 value = 0;
+  int digits = 0;
+  for (int k = 0; k <= WEFT_LENGTH_DIGITS; k++) {
+    if (pos + k >= limit) return -1; /* the value must end inside the head */
+    __u8 c = d[(pos + k) & (2 * WEFT_MAX_CAPTURE - 1)];
+    if (c < '0' || c > '9') break;
+    value = value * 10 + (c - '0');
+    digits++;
+  }
+  if (digits == 0 || digits > WEFT_LENGTH_DIGITS) return -1;
+  return (__s64)value;
+}
+
+/* bpf_loop callback over the words of the staged head: at each '\n' it checks
+ * for the blank line that ends the head and for the two headers that decide
+ * framing. */
+static int scan_head_word(__u32 i, void *arg) {
+  struct head_scan *scan = arg;
+  __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
+  if (off >= scan->len) return 1;
+  const __u8 *d = scan->d;
+  __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
+  if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
+  for (int j = 0; j < 8; j++) {
+    __u32 nl = off + j;
+    if (nl >= scan->len) return 1;
+    if (d[nl] != '\n') continue;
+    __u32 next = nl + 1;
+    /* "\r\n" right after this '\n': the head ends. */
+    if (next + 1 < scan->len && d[next & (2 * WEFT_MAX_CAPTURE - 1)] == '\r' &&
+        d[(next + 1) & (2 * WEFT_MAX_CAPTURE - 1)] == '\n') {
+      scan->end = (__s32)(next + 2);
+      return 1;
+    }
+    if (next + 16 > scan->len) continue;
+    const __u8 *h = d + (next & (WEFT_MAX_CAPTURE - 1));
+    __u64 a = load_u64(h) | 0x2020202020202020ULL;
+    __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
+    if (a == WEFT_STR8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+        (b & 0xffffffffffffffULL) == WEFT_STR8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+      scan->length_at = (__s32)(next + 15);
+    } else if (a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+               b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) {
+      scan->transfer_encoding = 1;
+    }
+  }
+  return 0;
+}
+
+/* Looks at the first `len` staged bytes of a message start. */
+static __always_inline void scan_http_head(const __u8 *d, __u32 len, struct head_scan *scan) {
+  __builtin_memset(scan, 0, sizeof(*scan));
+  scan->d = d;
+  scan->len = len;
+  scan->end = -1;
+  scan->length_at = -1;
+  bpf_loop((len + 7) / 8, scan_head_word, scan, 0);
+}
+
+/* Bytes of the head worth capturing when the body can be skipped, setting
+ * the connection's body countdown for later events; 0 to capture as usual. */
+/* Global (verified once): the byte loops' states would otherwise be explored
+ * again for every path of the caller. */
+__noinline __u32 head_only_capture(__u32 staged, __u32 total, __u64 *body_left) {
+  if (!body_left) return 0;
+  __u32 zero = 0;
+  struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 0;
+  struct head_scan scan;
+  scan_http_head(s->data, staged, &scan);
+  if (scan.end <= 0 || scan.transfer_encoding || scan.length_at < 0) return 0;
+  __u32 head = (__u32)scan.end;
+  if (head > staged || head > total) return 0;
+  __s64 length = parse_content_length(s->data, (__u32)scan.length_at, head);
+  if (length < 0) return 0;
+  __u64 body_here = total - head;
+  if ((__u64)length < body_here) return 0; /* another message follows */
+  *body_left = (__u64)length - body_here;
+  return head;
+}
+
+#endif /* WEFT_BPF_HTTP_HEAD_BPF_H */
