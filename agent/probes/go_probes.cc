@@ -119,7 +119,7 @@ void GoProbes::ScanProcess(uint32_t pid) {
       ++stats_.files_probed;
       spdlog::info(
           "Go: goroutine contexts for {} (process {}; functions from {}; net/http client "
-          "handoff {}, goroutine ancestry {})",
+          "hand-over {}, goroutine ancestry {})",
           exe, pid, sites->symbols_from, sites->has_http_handoff() ? "yes" : "no",
           sites->has_goroutine_ancestry() ? "yes" : "no");
       file = files_.emplace(*id, *sites).first;
