@@ -27,6 +27,7 @@
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
+#include "propagate.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -161,6 +162,14 @@ __noinline int emit_data(struct io_call *call) {
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
+  if (propagate_headers && call->direction == WEFT_DIR_EGRESS) {
+    /* Report the stream as the process wrote it: without the header bytes
+     * propagation inserted into this send and earlier ones. */
+    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
+    __u32 pushed = pending && pending->conn_id == call->conn_id ? pending->pushed : 0;
+    ev->seq = call->seq - pushed - (cs ? cs->bytes_pushed : 0);
+    if (cs) cs->bytes_pushed += pushed;
+  }
   if (cs && cs->tuple.family == 0) cs->tuple = ev->tuple;
 
   /* TLS records are not reported: the SSL uretprobes report the plaintext
@@ -258,6 +267,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
     if (direction == WEFT_DIR_EGRESS) {
       __u32 tid = (__u32)pid_tgid;
       bpf_map_delete_elem(&pending_sends, &tid);
+      if (propagate_headers) bpf_map_delete_elem(&propagate_sends, &tid);
     }
     return 0;
   }
@@ -311,12 +321,19 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
   __u64 conn_id = conn_id_of(sk);
+  /* On a socket in weft's sockhash the sk_msg program already decided (and
+   * maybe wrote a traceparent); the bytes here are kernel pages. */
+  struct propagate_send decision = {};
+  int propagated = take_propagate_decision(tid, sk, &decision);
   /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
   if (tls_socket_io(tid, sk, conn_id, BPF_CORE_READ((const struct tcp_sock *)sk, write_seq),
                     WEFT_DIR_EGRESS))
     return 0;
   struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
-  if (pending && pending->conn_id == conn_id) return 0; /* a later chunk of this send */
+  if (pending && pending->conn_id == conn_id) { /* a later chunk of this send */
+    if (propagated) pending->pushed += decision.pushed;
+    return 0;
+  }
 
   __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
   __u64 offset = BPF_CORE_READ(msg, msg_iter.iov_offset);
@@ -332,8 +349,16 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   p.conn_id = conn_id;
   p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
   p.start_ns = bpf_ktime_get_ns();
-  if (base && bpf_probe_read_user(head, sizeof(head), base + offset) == 0 &&
-      is_http_request_start(head, sizeof(head))) {
+  if (propagated) {
+    p.pushed = decision.pushed;
+    if (decision.decided) {
+      struct weft_tuple t = {};
+      read_tuple(sk, &t);
+      p.ctx = decision.ctx;
+      publish_client_context(&p.ctx, &t, p.seq);
+    }
+  } else if (base && bpf_probe_read_user(head, sizeof(head), base + offset) == 0 &&
+             is_http_request_start(head, sizeof(head))) {
     struct weft_tuple t = {};
     read_tuple(sk, &t);
     start_client_context(&p.ctx, tid, conn_id, &t, p.seq);

@@ -65,12 +65,13 @@ struct conn_state {
   struct weft_trace_context ctx; /* context of the message last started */
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
   __u64 body_left[2]; /* declared body bytes still to come, by direction: not copied */
+  __u32 bytes_pushed; /* header bytes propagation inserted so far (egress) */
   /* A request's first byte read alone, held for the next read (go_runtime.bpf.h). */
   __u32 held_seq;
   __u8 held_byte;
   __u8 has_held_byte;
   __u8 answered; /* 1: the last bytes on the connection went out */
-  __u8 _pad2;
+  __u8 _pad2[5];
 };
 
 struct {
@@ -161,7 +162,7 @@ struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
-  __u32 _pad;
+  __u32 pushed; /* bytes the sk_msg program inserted into this send */
   struct weft_trace_context ctx;
 };
 

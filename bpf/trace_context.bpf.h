@@ -192,6 +192,18 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   int pos = find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
     ctx->link_source = WEFT_LINK_TRACEPARENT;
+    /* The header weft's propagation wrote for a traced client on this node
+     * names that client's CLIENT span: the peer-socket link it is. */
+    struct peer_key key = {};
+    make_peer_key(&key, t, 0, seq);
+    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    if (client) {
+      if (load_u64(client->span_id) == load_u64(ctx->parent_span_id) &&
+          load_u64(client->trace_id) == load_u64(ctx->trace_id) &&
+          load_u64(client->trace_id + 8) == load_u64(ctx->trace_id + 8))
+        ctx->link_source = WEFT_LINK_PEER_SOCKET;
+      bpf_map_delete_elem(&client_contexts, &key);
+    }
   } else {
     __builtin_memset(ctx, 0, sizeof(*ctx));
     struct peer_key key = {};

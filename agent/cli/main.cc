@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
                     "do not replace ids in paths with {id} for http.route and span names");
   run_cmd->add_flag("--keep-query-values", run.keep_query_values,
                     "export query-string values instead of REDACTED");
+  run_cmd
+      ->add_option("--propagate", run.propagate,
+                   "headers: insert a W3C traceparent into traced processes' outgoing HTTP/1.x "
+                   "requests; none (default, or WEFT_PROPAGATE)")
+      ->check(CLI::IsMember({"headers", "none"}));
   run_cmd->add_flag(
       "--capture-bodies", [&](int64_t) { run.capture.skip_bodies = false; },
       "copy message bodies too (default: only the head of a message whose body "

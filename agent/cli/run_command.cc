@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/events/event_json.h"
@@ -17,6 +19,7 @@
 #include "agent/probes/kernel_fs.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
+#include "bpf/propagate.h"
 #include "exporters/exporter_factory.h"
 #include "spdlog/spdlog.h"
 #include "symbolizer/elf/go_binary.h"
@@ -112,9 +115,34 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
                e.last_error.empty() ? "" : "; last error: " + e.last_error);
 }
 
+void LogPropagationStats(const PropagationStats& s) {
+  spdlog::info(
+      "propagation: {} requests given a traceparent; left alone: {} already had one, {} "
+      "header block not in the first send or over {} bytes, {} not HTTP/1.x, {} out of "
+      "kernel memory; {} sockets entered the sockhash ({} refused)",
+      s.injected, s.has_traceparent, s.headers_incomplete, WEFT_PROPAGATE_HEADER_BOUND, s.not_http1,
+      s.push_failed, s.sockets_added, s.sockhash_full);
+}
+
 }  // namespace
 
-int RunAgent(const RunOptions& options) {
+absl::StatusOr<bool> ResolvePropagateHeaders(const std::string& flag, const char* env_value) {
+  std::string mode = flag;
+  if (mode.empty() && env_value != nullptr) mode = env_value;
+  if (mode.empty() || mode == "none") return false;
+  if (mode == "headers") return true;
+  return absl::InvalidArgumentError(
+      absl::StrCat("WEFT_PROPAGATE=", mode, " is not a propagation mode: use headers or none"));
+}
+
+int RunAgent(const RunOptions& run_options) {
+  RunOptions options = run_options;
+  auto propagate = ResolvePropagateHeaders(options.propagate, std::getenv("WEFT_PROPAGATE"));
+  if (!propagate.ok()) {
+    spdlog::error("{}", std::string(propagate.status().message()));
+    return 2;
+  }
+  options.capture.propagate_headers = *propagate;
   if (options.pids.empty()) {
     spdlog::error("nothing to trace: pass --pid PID (repeatable) for each process to trace");
     return 2;
@@ -231,6 +259,12 @@ int RunAgent(const RunOptions& options) {
   if (options.go_probes && options.capture.trace_context) go->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
+  if (const auto* propagation = (*probes)->propagation()) {
+    spdlog::info(
+        "propagation: inserting traceparent into outgoing HTTP/1.x requests of traced "
+        "processes (sockops on {}, sk_msg on weft's sockhash)",
+        propagation->cgroup_path());
+  }
   std::fprintf(stderr, "weft ready: tracing %zu processes (%s), backend %s\n", traced.size(),
                absl::StrJoin(traced, ",").c_str(),
                std::string(ToString((*probes)->backend())).c_str());
@@ -298,6 +332,7 @@ int RunAgent(const RunOptions& options) {
   // Drain what the kernel wrote before the stop, then detach.
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);
+  if (const auto* propagation = (*probes)->propagation()) LogPropagationStats(propagation->Stats());
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
   go->StartDetach();
   probes->reset();

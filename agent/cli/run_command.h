@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "agent/probes/capture_probes.h"
 
 namespace weft {
@@ -21,7 +22,13 @@ struct RunOptions {
   bool keep_query_values = false;
   double stats_interval_seconds = 0;  // 0: only at exit
   bool go_probes = true;  // goroutine-aware parent links in Go programs (runtime uprobes)
+  // "headers" or "none"; empty: WEFT_PROPAGATE, else none.
+  std::string propagate;
 };
+
+// The propagation mode from the flag (wins) or WEFT_PROPAGATE: true for
+// "headers", false for "none" or unset; an error for anything else.
+absl::StatusOr<bool> ResolvePropagateHeaders(const std::string& flag, const char* env_value);
 
 // `weft run`. Returns the process exit code (0 ok, 2 bad input or cannot run
 // here, 1 failure while running).

@@ -86,7 +86,10 @@ void SpanPipeline::Flush() {
 void SpanPipeline::ExportPending() {
   if (pending_.empty()) return;
   exporter_->Export(std::move(pending_));
+  // The moved-from vector has no capacity: without this it would regrow by
+  // doubling, moving every span about once more per batch.
   pending_.clear();
+  pending_.reserve(options_.export_batch);
 }
 
 }  // namespace weft

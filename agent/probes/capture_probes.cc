@@ -82,6 +82,24 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
   bpf_program__set_autoload(skel->progs.weft_sys_exit, !socket_backend);
   probes->sendmsg_hook_ = options.trace_context && KernelHasBtfTracepoint("tcp_sendmsg_locked");
   bpf_program__set_autoload(skel->progs.weft_tcp_sendmsg, probes->sendmsg_hook_);
+  // The sk_msg program hands its decision to tcp_sendmsg_locked: without
+  // that hook the header and the exported span could disagree.
+  if (options.propagate_headers && !probes->sendmsg_hook_) {
+    return absl::FailedPreconditionError(
+        options.trace_context
+            ? "--propagate=headers needs the tcp_sendmsg_locked BTF tracepoint, which this kernel "
+              "lacks (run `weft check`)"
+            : "--propagate=headers needs trace context (drop --no-trace-context)");
+  }
+  skel->rodata->propagate_headers = options.propagate_headers ? 1 : 0;
+  if (!options.propagate_headers) {
+    // The maps are in the object either way: keep them tiny when unused.
+    bpf_map__set_max_entries(skel->maps.propagate_sockets, 1);
+    bpf_map__set_max_entries(skel->maps.propagate_connects, 1);
+    bpf_map__set_max_entries(skel->maps.propagate_sends, 1);
+  }
+  bpf_program__set_autoload(skel->progs.weft_propagate_sockops, options.propagate_headers);
+  bpf_program__set_autoload(skel->progs.weft_propagate_msg, options.propagate_headers);
 
   if (int err = capture_bpf__load(skel); err != 0) {
     return absl::InternalError(absl::StrCat(
@@ -93,6 +111,11 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
     return absl::InternalError(absl::StrCat(
         "attaching the capture programs failed: ", ErrnoText(err), " (run `weft check`)"));
   }
+  if (options.propagate_headers) {
+    auto attached = PropagationAttachment::Attach(skel);
+    if (!attached.ok()) return attached.status();
+    probes->propagation_ = *std::move(attached);
+  }
   probes->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &CaptureProbes::OnRecord,
                                    probes.get(), nullptr);
   if (!probes->ring_) {
@@ -103,6 +126,7 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
 }
 
 CaptureProbes::~CaptureProbes() {
+  propagation_.reset();  // before the programs and maps it uses go away
   if (ring_) ring_buffer__free(ring_);
   if (skel_) capture_bpf__destroy(skel_);
 }

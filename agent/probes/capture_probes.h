@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "agent/events/event.h"
 #include "agent/probes/kernel_features.h"
+#include "agent/probes/propagation_attach.h"
 
 struct capture_bpf;
 struct ring_buffer;
@@ -29,6 +30,9 @@ struct CaptureOptions {
   // reader collects records on its poll timeout. Waking per record costs an
   // interrupt per event (several microseconds in a VM); 0 wakes per record.
   uint32_t wakeup_bytes = 256 * 1024;
+  // Insert a W3C traceparent into traced processes' outgoing HTTP/1.x
+  // requests (sockops + sk_msg, docs/propagation.md). Needs trace_context.
+  bool propagate_headers = false;
 };
 
 // Kernel-side counters (summed over CPUs).
@@ -78,6 +82,8 @@ class CaptureProbes {
   bool client_context_before_send() const { return sendmsg_hook_; }
   // For TlsProbes, which attaches the object's SSL uprobes per library file.
   capture_bpf* skeleton() const { return skel_; }
+  // Null unless propagate_headers.
+  const PropagationAttachment* propagation() const { return propagation_.get(); }
 
  private:
   CaptureProbes(Handler handler) : handler_(std::move(handler)) {}
@@ -86,6 +92,7 @@ class CaptureProbes {
   Handler handler_;
   capture_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
+  std::unique_ptr<PropagationAttachment> propagation_;
   CaptureBackend backend_ = CaptureBackend::kAuto;
   bool sendmsg_hook_ = false;
   uint64_t decode_errors_ = 0;

@@ -22,6 +22,7 @@ import shop_bench
 
 CAPTURE_BENCH = os.path.join(harness.ROOT, "bench", "capture", "run_capture_bench.py")
 HTTP1_BENCH = os.path.join(harness.BUILD, "bench", "http1", "http1_bench")
+PROPAGATION_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "propagation_bench.py")
 # Raw events -> OTLP-encoded bytes when http1_bench has that stage; older
 # builds stop at spans, and the table says so.
 PIPELINE_BENCHMARKS = {
@@ -45,6 +46,7 @@ def settings():
         "capture_rounds": 1 if q else 3,
         "capture_iterations": 100000 if q else 200000,
         "idle_connections": 10000,
+        "propagation_rounds": 2 if q else 4,
         "pipeline_min_time": 0.2 if q else 1.0,
     }
 
@@ -79,6 +81,19 @@ def capture_bench(s):
     except (OSError, ValueError):
         result = None
     return {"results": result, "tables": out.stdout}
+
+
+def propagation_bench(s):
+    """Issue 8's bench: a keep-alive client loop with and without
+    --propagate=headers (propagation_bench.py, its own ABAB rounds)."""
+    out = subprocess.run([sys.executable, PROPAGATION_BENCH, "--rounds",
+                          str(s["propagation_rounds"]), "--seconds", str(s["saturation_seconds"])],
+                         capture_output=True, text=True, env=dict(os.environ,
+                                                                  WEFT_BUILD_DIR=harness.BUILD))
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {"error": (out.stderr or out.stdout)[-500:]}
 
 
 def pipeline_bench(s):
@@ -217,6 +232,18 @@ def render(r):
     else:
         lines.append(row("8. userspace pipeline", "-", "-", "http1_bench not built", ">= 500000",
                          None))
+    prop = r.get("propagation") or {}
+    if prop.get("throughput_ratio"):
+        lines.append(row("issue 8: wrk keep-alive loop, --propagate=headers vs none, req/s",
+                         "%.0f" % prop["rps"]["plain"], "%.0f" % prop["rps"]["propagate"],
+                         "%.3f" % prop["throughput_ratio"], "reported", None))
+        if prop.get("p99_ratio"):
+            lines.append(row("issue 8: same, p99 latency (us)", "%.0f" % prop["p99_us"]["plain"],
+                             "%.0f" % prop["p99_us"]["propagate"], "%.3f" % prop["p99_ratio"],
+                             "reported", None))
+    else:
+        lines.append(row("issue 8: propagation bench", "-", "-",
+                         "failed: %s" % prop.get("error", "not run"), "reported", None))
     lines.append("")
     lines.append("Noise (min-max over rounds): nginx saturation untraced %s / traced %s req/s; "
                  "fixed-rate p99 untraced %s / traced %s us; shop untraced %s / traced %s req/s."
@@ -313,6 +340,8 @@ def main():
                          lambda: shop_bench.run(s["shop_rounds"], s["shop_seconds"]))
         r["idle"] = step("idle connections (scenario 6)",
                          lambda: idle_conns.measure(s["idle_connections"]))
+        r["propagation"] = step("traceparent propagation (issue 8)",
+                                lambda: propagation_bench(s))
     finally:
         harness.enable_bpf_stats(False)
     r["capture"] = step("capture loop (scenario 5)", lambda: capture_bench(s))

@@ -281,23 +281,21 @@ void OtlpWireEncoder::Encode(const std::vector<Span>& spans, std::string* out) {
 
   const size_t scope_size = ScopeSize(scope_version_);
   size_t total = 0;
-  for (const Group& group : groups_) {
-    size_t resource_size = group.resource ? AttributesSize(group.resource->attributes) : 0;
-    size_t scope_spans_size = NestedSize(scope_size) + group.spans_bytes;
-    size_t resource_spans_size = NestedSize(resource_size) + NestedSize(scope_spans_size);
-    total += NestedSize(resource_spans_size);
+  for (Group& group : groups_) {
+    group.resource_bytes = group.resource ? AttributesSize(group.resource->attributes) : 0;
+    group.scope_spans_bytes = NestedSize(scope_size) + group.spans_bytes;
+    group.resource_spans_bytes =
+        NestedSize(group.resource_bytes) + NestedSize(group.scope_spans_bytes);
+    total += NestedSize(group.resource_spans_bytes);
   }
   out->resize(total);
 
   Writer writer(out->data());
   for (const Group& group : groups_) {
-    size_t resource_size = group.resource ? AttributesSize(group.resource->attributes) : 0;
-    size_t scope_spans_size = NestedSize(scope_size) + group.spans_bytes;
-    size_t resource_spans_size = NestedSize(resource_size) + NestedSize(scope_spans_size);
-    writer.Header(field::kRequestResourceSpans, resource_spans_size);
-    writer.Header(field::kResourceSpansResource, resource_size);
+    writer.Header(field::kRequestResourceSpans, group.resource_spans_bytes);
+    writer.Header(field::kResourceSpansResource, group.resource_bytes);
     if (group.resource) writer.Attributes(field::kResourceAttributes, group.resource->attributes);
-    writer.Header(field::kResourceSpansScopeSpans, scope_spans_size);
+    writer.Header(field::kResourceSpansScopeSpans, group.scope_spans_bytes);
     writer.Header(field::kScopeSpansScope, scope_size);
     writer.Bytes(field::kScopeName, std::string_view(kOtlpScopeName.data(), kOtlpScopeName.size()));
     if (!scope_version_.empty()) writer.Bytes(field::kScopeVersion, scope_version_);

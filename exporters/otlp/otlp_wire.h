@@ -33,6 +33,10 @@ class OtlpWireEncoder {
     uint32_t spans = 0;        // how many spans belong to it
     uint32_t first = 0;        // its first position in order_
     uint64_t spans_bytes = 0;  // sum of its encoded Span fields (tag + length + body)
+    // Body sizes of its Resource, ScopeSpans and ResourceSpans messages.
+    uint64_t resource_bytes = 0;
+    uint64_t scope_spans_bytes = 0;
+    uint64_t resource_spans_bytes = 0;
   };
 
   void GroupByResource(const std::vector<Span>& spans);

@@ -44,6 +44,11 @@ void HttpRequest::Clear() {
 
 // Member by member, in step with Clear(): std::swap of the whole struct
 // would move every string three times (twice per exchange on the hot path).
+// The sizes catch a field added without its swap (LP64 with libstdc++).
+static_assert(sizeof(void*) != 8 || sizeof(HttpRequest) == 280,
+              "HttpRequest changed: update SwapWith, Clear and this size");
+static_assert(sizeof(void*) != 8 || sizeof(HttpResponse) == 80,
+              "HttpResponse changed: update SwapWith, Clear and this size");
 void HttpRequest::SwapWith(HttpRequest& other) {
   using std::swap;
   swap(method, other.method);
@@ -91,6 +96,7 @@ void HttpResponse::SwapWith(HttpResponse& other) {
   swap(complete, other.complete);
   swap(start_ns, other.start_ns);
   swap(end_ns, other.end_ns);
+  swap(tid, other.tid);
 }
 
 TraceContext IdGenerator::NewRootContext() {

@@ -53,6 +53,7 @@ struct HttpRequest {
   // Resets every field, keeping string capacities.
   void Clear();
   // Exchanges contents with `other` (strings swap buffers, no allocation).
+  // Field by field: a new field must be added here and to Clear().
   void SwapWith(HttpRequest& other);
 };
 
@@ -68,7 +69,9 @@ struct HttpResponse {
   uint64_t end_ns = 0;
   uint32_t tid = 0;  // thread that moved the first byte
 
+  // Resets every field, keeping the string's capacity.
   void Clear();
+  // Field by field: a new field must be added here and to Clear().
   void SwapWith(HttpResponse& other);
 };
 

@@ -81,11 +81,13 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   a.complete = false;
   a.start_ns = 1;
   a.end_ns = 2;
+  a.tid = 41;
   HttpResponse b;
   b.status_code = 503;
   b.content_type = "application/json; charset=utf-8";
   b.start_ns = 3;
   b.end_ns = 4;
+  b.tid = 42;
   a.SwapWith(b);
   EXPECT_EQ(a.status_code, 503);
   EXPECT_EQ(a.version_minor, 1);
@@ -95,6 +97,7 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   EXPECT_TRUE(a.complete);
   EXPECT_EQ(a.start_ns, 3u);
   EXPECT_EQ(a.end_ns, 4u);
+  EXPECT_EQ(a.tid, 42u);
   EXPECT_EQ(b.status_code, 200);
   EXPECT_EQ(b.version_minor, 0);
   EXPECT_EQ(b.content_type, "text/plain");
@@ -103,6 +106,7 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   EXPECT_FALSE(b.complete);
   EXPECT_EQ(b.start_ns, 1u);
   EXPECT_EQ(b.end_ns, 2u);
+  EXPECT_EQ(b.tid, 41u);
 }
 
 }  // namespace
