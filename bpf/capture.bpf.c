@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
+#include "go_runtime.bpf.h"
 #include "http_head.bpf.h"
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
@@ -98,7 +99,8 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     if (!decided && is_http_request_start(d, captured)) {
       start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
     } else if (is_http_response_start(d, captured)) {
-      /* The response ends the thread's active SERVER context. */
+      /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
+      go_end_server_context(ev->header.tgid, ev->conn_id);
       struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
       if (active && active->conn_id == ev->conn_id) {
         *ctx = active->ctx;
@@ -117,9 +119,10 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   }
 }
 
-/* Copies the first `want` bytes of the call into the staging area. Global:
+/* Copies the first `want` bytes of the call into the staging area, from
+ * byte `at` on. Global:
  * verified once, however many times emit_data reads. */
-__noinline int copy_to_scratch(struct io_call *call, __u32 want) {
+__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
   if (!call) return 0;
   __u32 zero = 0;
   struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -127,7 +130,8 @@ __noinline int copy_to_scratch(struct io_call *call, __u32 want) {
   /* A global function's argument is unbounded: bound it explicitly. */
   __u64 bounded = want > WEFT_MAX_CAPTURE ? WEFT_MAX_CAPTURE : want;
   asm volatile("%0 &= %1" : "+r"(bounded) : "i"(2 * WEFT_MAX_CAPTURE - 1));
-  return (int)copy_call_bytes(s->data, call, (__u32)bounded);
+  /* at: 0, or 1 behind a held first byte (go_runtime.bpf.h). */
+  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded);
 }
 
 /* Builds and writes one data event. Global (verified once, whatever calls
@@ -185,12 +189,18 @@ __noinline int emit_data(struct io_call *call) {
     ev->flags |= WEFT_DATA_SIZE_ONLY;
     stat_add(WEFT_STAT_SIZE_ONLY, 1);
   } else {
-    __u32 want = call->len < capture_limit ? call->len : capture_limit;
+    /* A request's first byte read alone just before goes in front
+     * (go_runtime.bpf.h): the event then holds it and this read's bytes. */
+    __u32 held = take_held_first_byte(cs, call, s->data);
+    __u32 total = call->len + held;
+    ev->seq -= held;
+    ev->total_len = total;
+    __u32 want = total < capture_limit ? total : capture_limit;
     __u64 *body_left = cs && skip_bodies ? &cs->body_left[call->direction & 1] : 0;
     __u32 head = 0;
-    if (body_left && *body_left >= call->len) {
+    if (body_left && *body_left >= total) {
       /* Wholly inside a body of declared length: its size is all we need. */
-      *body_left -= call->len;
+      *body_left -= total;
       want = 0;
     } else if (body_left) {
       *body_left = 0; /* a message may start here */
@@ -198,19 +208,19 @@ __noinline int emit_data(struct io_call *call) {
     /* Read the first bytes, look for a message head, and read the rest only
      * when the body cannot be skipped. */
     __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
-    captured = first ? (__u32)copy_to_scratch(call, first) : 0;
+    captured = first > held ? (__u32)copy_to_scratch(call, first - held, held) + held : held;
     if (body_left && captured >= 8 && captured <= WEFT_MAX_CAPTURE &&
         (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
-      head = head_only_capture(captured, call->len, body_left);
+      head = head_only_capture(captured, total, body_left);
     if (head) {
       captured = head;
     } else if (want > first && captured == first) {
-      captured = (__u32)copy_to_scratch(call, want);
+      captured = (__u32)copy_to_scratch(call, want - held, held) + held;
     }
-    if (head ? head < call->len : want == 0) {
+    if (head ? head < total : want == 0) {
       ev->flags |= WEFT_DATA_BODY_SKIPPED;
-      stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, call->len - captured);
-    } else if (captured < call->len) {
+      stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, total - captured);
+    } else if (captured < total) {
       ev->flags |= WEFT_DATA_TRUNCATED;
       stat_add(WEFT_STAT_TRUNCATED, 1);
     }
@@ -224,6 +234,7 @@ __noinline int emit_data(struct io_call *call) {
       cs->tls = 1;
     }
   }
+  if (!tls && hold_first_byte(cs, call, s->data, captured)) return 0;
   if (tls) {
     if (call->direction == WEFT_DIR_EGRESS) bpf_map_delete_elem(&pending_sends, &tid);
     if (cs && call->direction == WEFT_DIR_EGRESS) cs->bytes_sent += call->len;
@@ -239,6 +250,7 @@ __noinline int emit_data(struct io_call *call) {
       cs->bytes_sent += call->len;
     else
       cs->bytes_received += call->len;
+    cs->answered = call->direction == WEFT_DIR_EGRESS;
   }
 
   output_staged_event(s, captured);
@@ -564,10 +576,12 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&pending_sends, &tid);
   bpf_map_delete_elem(&active_syscalls, &tid);
   bpf_map_delete_elem(&ssl_calls, &tid);
+  bpf_map_delete_elem(&goroutine_creations, &tid);
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
+  bpf_map_delete_elem(&go_processes, &tgid);
   bpf_map_delete_elem(&event_loop_proxies, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;

@@ -78,7 +78,7 @@ enum weft_link_source {
   WEFT_LINK_PEER_SOCKET = 2, /* the traced peer's CLIENT context on this node */
   WEFT_LINK_TRACEPARENT = 3, /* a W3C traceparent header in the request */
   WEFT_LINK_AMBIGUOUS = 4,   /* the thread interleaves requests: no parent given */
-  /* 5 is reserved for goroutine links (issue 7). */
+  WEFT_LINK_GOROUTINE = 5,   /* Go: the sending goroutine's request (go_runtime.bpf.h) */
   /* An event-loop proxy worker (nginx) sent the request while still handling
    * the request it had just read, or on the upstream connection it opened
    * while handling it. */
@@ -157,6 +157,12 @@ struct weft_pid_state {
   __u64 added_ns;
   __u32 flags;
   __u32 _pad;
+};
+
+/* Value of the `go_processes` map (key: tgid): a Go process whose runtime
+ * uprobes are attached. */
+struct weft_go_process {
+  __s64 g_tls_offset; /* the current g's address is at FS base + this (amd64: -8) */
 };
 
 /* Counters in the per-CPU `stats` array, indexed by enum weft_stat. */

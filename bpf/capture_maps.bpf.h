@@ -66,7 +66,12 @@ struct conn_state {
   __u64 tls_offset[2];           /* plaintext bytes so far, by enum weft_direction */
   __u64 body_left[2]; /* declared body bytes still to come, by direction: not copied */
   __u32 bytes_pushed; /* header bytes propagation inserted so far (egress) */
-  __u32 _pad2;
+  /* A request's first byte read alone, held for the next read (go_runtime.bpf.h). */
+  __u32 held_seq;
+  __u8 held_byte;
+  __u8 has_held_byte;
+  __u8 answered; /* 1: the last bytes on the connection went out */
+  __u8 _pad2[5];
 };
 
 struct {

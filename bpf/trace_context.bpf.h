@@ -18,6 +18,7 @@
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
+#include "go_runtime.bpf.h" /* goroutine contexts (issue 7) */
 
 /* How far into a request the traceparent header is looked for. */
 #define WEFT_TRACEPARENT_SCAN 1024
@@ -240,6 +241,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   active.conn_id = conn_id;
   active.proxy_armed = 1;
   bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
+  /* Go: the context also follows the goroutine that read the request. */
+  go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
 }
 
 /* ---- event-loop proxies (nginx) -------------------------------------------
@@ -326,7 +329,14 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
   struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
   int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
                      bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
-  if (active && !multiplexing) {
+  /* Go: the goroutine, not the thread, says which request this is for. */
+  struct weft_trace_context goroutine_parent;
+  if (go_client_parent(tgid, &goroutine_parent)) {
+    __builtin_memcpy(ctx->trace_id, goroutine_parent.trace_id, 16);
+    __builtin_memcpy(ctx->parent_span_id, goroutine_parent.span_id, 8);
+    ctx->trace_flags = goroutine_parent.trace_flags;
+    ctx->link_source = WEFT_LINK_GOROUTINE;
+  } else if (active && !multiplexing) {
     __builtin_memcpy(ctx->trace_id, active->ctx.trace_id, 16);
     __builtin_memcpy(ctx->parent_span_id, active->ctx.span_id, 8);
     ctx->trace_flags = active->ctx.trace_flags;

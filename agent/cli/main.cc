@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   run_cmd->add_flag(
       "--no-trace-context", [&](int64_t) { run.capture.trace_context = false; },
       "do not decide trace context in the kernel (no parent links)");
+  run_cmd->add_flag(
+      "--no-go-probes", [&](int64_t) { run.go_probes = false; },
+      "no uprobes in Go programs (their in-process parent links are then absent)");
 
   bool check_json = false;
   auto* check_cmd = app.add_subcommand(

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "agent/events/event_json.h"
 #include "agent/pipeline/span_pipeline.h"
+#include "agent/probes/go_probes.h"
 #include "agent/probes/kernel_fs.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
@@ -263,6 +264,10 @@ int RunAgent(const RunOptions& run_options) {
   auto tls = std::make_unique<TlsProbes>(
       **probes, tls_node_wide ? TlsProbeScope::kWholeNode : TlsProbeScope::kTracedProcesses);
   tls->Rescan();
+  // Go: goroutine-aware parent links (runtime and net/http uprobes per
+  // executable), rescanned like TLS for processes that start or exec later.
+  auto go = std::make_unique<GoProbes>(**probes);
+  if (options.go_probes && options.capture.trace_context) go->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   if (const auto* propagation = (*probes)->propagation()) {
@@ -304,6 +309,7 @@ int RunAgent(const RunOptions& run_options) {
     auto now = Clock::now();
     if (now >= next_tls_scan) {
       tls->Rescan();
+      if (options.go_probes && options.capture.trace_context) go->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&
@@ -347,6 +353,7 @@ int RunAgent(const RunOptions& run_options) {
   LogStats((*probes)->Stats(), true);
   if (const auto* propagation = (*probes)->propagation()) LogPropagationStats(propagation->Stats());
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
+  go->StartDetach();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();
@@ -355,6 +362,7 @@ int RunAgent(const RunOptions& run_options) {
     LogPipelineStats(*pipeline, *exporter);
   }
   tls.reset();
+  go.reset();
   std::fflush(stdout);
   return 0;
 }

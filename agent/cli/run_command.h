@@ -21,6 +21,7 @@ struct RunOptions {
   bool route_heuristic = true;
   bool keep_query_values = false;
   double stats_interval_seconds = 0;  // 0: only at exit
+  bool go_probes = true;  // goroutine-aware parent links in Go programs (runtime uprobes)
   // "headers" or "none"; empty: WEFT_PROPAGATE, else none.
   std::string propagate;
 };

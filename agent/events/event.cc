@@ -41,6 +41,8 @@ std::string_view ToString(LinkSource s) {
       return "traceparent";
     case LinkSource::kAmbiguous:
       return "ambiguous";
+    case LinkSource::kGoroutine:
+      return "goroutine";
     case LinkSource::kProxyTurn:
       return "proxy-turn";
     default:
@@ -78,9 +80,8 @@ TraceContext DecodeContext(const weft_trace_context& c) {
   std::memcpy(out.span_id.data(), c.span_id, 8);
   std::memcpy(out.parent_span_id.data(), c.parent_span_id, 8);
   out.trace_flags = c.trace_flags;
-  out.link_source = c.link_source <= WEFT_LINK_SOURCE_MAX && c.link_source != 5
-                        ? static_cast<LinkSource>(c.link_source)
-                        : LinkSource::kNone;
+  out.link_source = c.link_source <= WEFT_LINK_SOURCE_MAX ? static_cast<LinkSource>(c.link_source)
+                                                          : LinkSource::kNone;
   out.starts_span = c.starts_span != 0;
   return out;
 }

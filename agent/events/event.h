@@ -23,6 +23,7 @@ enum class LinkSource : uint8_t {
   kPeerSocket = 2,
   kTraceparent = 3,
   kAmbiguous = 4,  // the thread interleaves requests: no parent is given
+  kGoroutine = 5,  // Go: the request of the goroutine that sent (or handed over) it
   kProxyTurn = 6,  // an event-loop proxy worker forwarding the request it is handling
 };
 

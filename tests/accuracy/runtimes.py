@@ -25,6 +25,11 @@ import weftlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICES = os.path.join(HERE, "services")
 RUNTIMES = ("python-threaded", "python-asyncio", "go", "node", "nginx", "thread-pool")
+# Measured on request, not in the default table: the Go services built
+# with -ldflags="-s -w" (no symbol table: weft finds Go's functions in
+# .gopclntab).
+VARIANTS = ("go-stripped",)
+KNOWN = RUNTIMES + VARIANTS
 
 
 class Unavailable(Exception):
@@ -78,28 +83,32 @@ def _go_tool():
     return found
 
 
-def build_go_service(out_dir):
+def build_go_service(out_dir, stripped=False):
     """Builds services/go_http offline (standard library only, GOPATH mode,
-    caches in out_dir); returns the binary's path."""
+    caches in out_dir), without symbols when `stripped`; returns the
+    binary's path."""
     go = _go_tool()
     binary = os.path.join(out_dir, "go-service")
     env = dict(os.environ, GOCACHE=os.path.join(out_dir, "gocache"),
                GOPATH=os.path.join(out_dir, "gopath"), GO111MODULE="off", GOFLAGS="",
                GOPROXY="off", CGO_ENABLED="0")
     env.setdefault("HOME", out_dir)  # go wants one for its settings file
-    done = subprocess.run([go, "build", "-o", binary, "main.go"], cwd=os.path.join(
+    flags = ["-ldflags=-s -w"] if stripped else []
+    done = subprocess.run([go, "build"] + flags + ["-o", binary, "main.go"], cwd=os.path.join(
         SERVICES, "go_http"), env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError("go build failed:\n%s%s" % (done.stdout, done.stderr))
     return binary
 
 
-def _go_pair(procs):
-    binary = build_go_service(procs.tmpdir.name)
+def _go_pair(procs, runtime="go"):
+    binary = build_go_service(procs.tmpdir.name, stripped=runtime == "go-stripped")
     back_port, front_port = weftlib.free_port(), weftlib.free_port()
-    back = _start(procs, "go-back", [binary, str(back_port)], back_port)
-    front = _start(procs, "go-front", [binary, str(front_port), str(back_port)], front_port)
-    return Deployment([Tier("go-front", front_port, parallel=True), Tier("go-back", back_port)],
+    back = _start(procs, runtime + "-back", [binary, str(back_port)], back_port)
+    front = _start(procs, runtime + "-front", [binary, str(front_port), str(back_port)],
+                   front_port)
+    return Deployment([Tier(runtime + "-front", front_port, parallel=True),
+                       Tier(runtime + "-back", back_port)],
                       [front.pid, back.pid])
 
 
@@ -173,10 +182,10 @@ def deploy(runtime, procs):
                             parallel=True)
     if runtime == "thread-pool":
         return _python_pair(procs, runtime, "thread_pool.py")
-    if runtime == "go":
-        return _go_pair(procs)
+    if runtime in ("go", "go-stripped"):
+        return _go_pair(procs, runtime)
     if runtime == "node":
         return _node_pair(procs)
     if runtime == "nginx":
         return _nginx(procs)
-    raise ValueError("unknown runtime %r (known: %s)" % (runtime, ", ".join(RUNTIMES)))
+    raise ValueError("unknown runtime %r (known: %s)" % (runtime, ", ".join(KNOWN)))

@@ -64,6 +64,12 @@ TEST(CaptureAbi, CloseAndProcessEventLayout) {
   EXPECT_EQ(offsetof(weft_process_event, exit_code), 28u);
 }
 
+TEST(CaptureAbi, GoProcessLayout) {
+  // go_processes values the agent writes (agent/probes/go_probes.cc).
+  EXPECT_EQ(sizeof(weft_go_process), 8u);
+  EXPECT_EQ(offsetof(weft_go_process, g_tls_offset), 0u);
+}
+
 TEST(CaptureAbi, LimitsArePowersOfTwo) {
   // The BPF side masks offsets with WEFT_MAX_CAPTURE - 1.
   EXPECT_EQ(WEFT_MAX_CAPTURE & (WEFT_MAX_CAPTURE - 1), 0);
