@@ -71,6 +71,23 @@ static __always_inline void random_bytes(__u8 *out, int n) {
   }
 }
 
+/* A context that starts a new trace (sampled: sampling is decided later). */
+static __always_inline void new_trace(struct weft_trace_context *ctx, __u8 link_source) {
+  random_bytes(ctx->trace_id, 16);
+  ctx->trace_id[15] |= 1;
+  ctx->trace_flags = 1;
+  ctx->link_source = link_source;
+}
+
+/* A context in `parent`'s trace whose parent span is `parent`'s span. */
+static __always_inline void child_of(struct weft_trace_context *ctx,
+                                     const struct weft_trace_context *parent, __u8 link_source) {
+  __builtin_memcpy(ctx->trace_id, parent->trace_id, 16);
+  __builtin_memcpy(ctx->parent_span_id, parent->span_id, 8);
+  ctx->trace_flags = parent->trace_flags;
+  ctx->link_source = link_source;
+}
+
 static __always_inline void new_span_id(__u8 span_id[8]) {
   random_bytes(span_id, 8);
   /* A zero span id is invalid; make sure at least one bit is set. */
@@ -210,16 +227,10 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
     make_peer_key(&key, t, 0, seq);
     struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
     if (client) {
-      __builtin_memcpy(ctx->trace_id, client->trace_id, 16);
-      __builtin_memcpy(ctx->parent_span_id, client->span_id, 8);
-      ctx->trace_flags = client->trace_flags;
-      ctx->link_source = WEFT_LINK_PEER_SOCKET;
+      child_of(ctx, client, WEFT_LINK_PEER_SOCKET);
       bpf_map_delete_elem(&client_contexts, &key);
     } else {
-      random_bytes(ctx->trace_id, 16);
-      ctx->trace_id[15] |= 1;
-      ctx->trace_flags = 1; /* sampled: sampling decisions are made later */
-      ctx->link_source = WEFT_LINK_NONE;
+      new_trace(ctx, WEFT_LINK_NONE);
     }
   }
   new_span_id(ctx->span_id);
@@ -309,43 +320,23 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
                                                   __u64 conn_id) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct weft_trace_context parent;
   if (is_event_loop_proxy(tgid)) {
-    struct weft_trace_context server;
-    if (proxy_turn_parent(tid, conn_id, &server)) {
-      __builtin_memcpy(ctx->trace_id, server.trace_id, 16);
-      __builtin_memcpy(ctx->parent_span_id, server.span_id, 8);
-      ctx->trace_flags = server.trace_flags;
-      ctx->link_source = WEFT_LINK_PROXY_TURN;
-    } else {
-      random_bytes(ctx->trace_id, 16);
-      ctx->trace_id[15] |= 1;
-      ctx->trace_flags = 1;
-      ctx->link_source = WEFT_LINK_AMBIGUOUS;
-    }
-    new_span_id(ctx->span_id);
-    ctx->starts_span = 1;
-    return;
-  }
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
-  int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
-                     bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
-  /* Go: the goroutine, not the thread, says which request this is for. */
-  struct weft_trace_context goroutine_parent;
-  if (go_client_parent(tgid, &goroutine_parent)) {
-    __builtin_memcpy(ctx->trace_id, goroutine_parent.trace_id, 16);
-    __builtin_memcpy(ctx->parent_span_id, goroutine_parent.span_id, 8);
-    ctx->trace_flags = goroutine_parent.trace_flags;
-    ctx->link_source = WEFT_LINK_GOROUTINE;
-  } else if (active && !multiplexing) {
-    __builtin_memcpy(ctx->trace_id, active->ctx.trace_id, 16);
-    __builtin_memcpy(ctx->parent_span_id, active->ctx.span_id, 8);
-    ctx->trace_flags = active->ctx.trace_flags;
-    ctx->link_source = WEFT_LINK_THREAD;
+    if (proxy_turn_parent(tid, conn_id, &parent))
+      child_of(ctx, &parent, WEFT_LINK_PROXY_TURN);
+    else
+      new_trace(ctx, WEFT_LINK_AMBIGUOUS);
+  } else if (go_client_parent(tgid, &parent)) {
+    /* Go: the goroutine, not the thread, says which request this is for. */
+    child_of(ctx, &parent, WEFT_LINK_GOROUTINE);
   } else {
-    random_bytes(ctx->trace_id, 16);
-    ctx->trace_id[15] |= 1;
-    ctx->trace_flags = 1;
-    ctx->link_source = multiplexing ? WEFT_LINK_AMBIGUOUS : WEFT_LINK_NONE;
+    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
+                       bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
+    if (active && !multiplexing)
+      child_of(ctx, &active->ctx, WEFT_LINK_THREAD);
+    else
+      new_trace(ctx, multiplexing ? WEFT_LINK_AMBIGUOUS : WEFT_LINK_NONE);
   }
   new_span_id(ctx->span_id);
   ctx->starts_span = 1;
