@@ -195,35 +195,20 @@ __noinline int emit_data(struct io_call *call) {
     __u32 total = call->len + held;
     ev->seq -= held;
     ev->total_len = total;
-    __u32 want = total < capture_limit ? total : capture_limit;
     __u64 *body_left = cs && skip_bodies ? &cs->body_left[call->direction & 1] : 0;
-    __u32 head = 0;
-    if (body_left && *body_left >= total) {
-      /* Wholly inside a body of declared length: its size is all we need. */
-      *body_left -= total;
-      want = 0;
-    } else if (body_left) {
-      *body_left = 0; /* a message may start here */
-    }
+    int body_only = inside_declared_body(body_left, total);
+    __u32 want = body_only ? 0 : total < capture_limit ? total : capture_limit;
     /* Read the first bytes, look for a message head, and read the rest only
-     * when the body cannot be skipped. */
+     * when the body cannot be skipped (http_head.bpf.h). */
     __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
     captured = first > held ? (__u32)copy_to_scratch(call, first - held, held) + held : held;
-    if (body_left && captured >= 8 && captured <= WEFT_MAX_CAPTURE &&
-        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
-      head = head_only_capture(captured, total, body_left);
+    __u32 head = head_to_keep(s->data, captured, total, body_left);
     if (head) {
       captured = head;
     } else if (want > first && captured == first) {
       captured = (__u32)copy_to_scratch(call, want - held, held) + held;
     }
-    if (head ? head < total : want == 0) {
-      ev->flags |= WEFT_DATA_BODY_SKIPPED;
-      stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, total - captured);
-    } else if (captured < total) {
-      ev->flags |= WEFT_DATA_TRUNCATED;
-      stat_add(WEFT_STAT_TRUNCATED, 1);
-    }
+    note_capture(ev, head, body_only, captured, total);
     if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
     /* A handshake record as a connection's first bytes, outside SSL_read /
      * SSL_write: a TLS connection. Only the first bytes: a plaintext body

@@ -121,4 +121,39 @@ __noinline __u32 head_only_capture(__u32 staged, __u32 total, __u64 *body_left) 
   return head;
 }
 
+/* The capture policy, shared by socket and TLS plaintext events. Before any
+ * copy: 1 when the whole call lies inside a declared body (its size is all
+ * that is needed); otherwise the countdown restarts, a message may start here.
+ * body_left is 0 when bodies are copied. */
+static __always_inline int inside_declared_body(__u64 *body_left, __u32 total) {
+  if (!body_left) return 0;
+  if (*body_left >= total) {
+    *body_left -= total;
+    return 1;
+  }
+  *body_left = 0;
+  return 0;
+}
+
+/* Once the first bytes are staged: the length of the head to keep when they
+ * start a message whose body can be skipped, else 0. */
+static __always_inline __u32 head_to_keep(const __u8 *d, __u32 staged, __u32 total,
+                                          __u64 *body_left) {
+  if (!body_left || staged < 8 || staged > WEFT_MAX_CAPTURE) return 0;
+  if (!is_http_request_start(d, staged) && !is_http_response_start(d, staged)) return 0;
+  return head_only_capture(staged, total, body_left);
+}
+
+/* Flags and counters for what an event copied of its `total` bytes. */
+static __always_inline void note_capture(struct weft_data_event *ev, __u32 head, int body_only,
+                                         __u32 captured, __u32 total) {
+  if (head ? head < total : body_only) {
+    ev->flags |= WEFT_DATA_BODY_SKIPPED;
+    stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, total - captured);
+  } else if (captured < total) {
+    ev->flags |= WEFT_DATA_TRUNCATED;
+    stat_add(WEFT_STAT_TRUNCATED, 1);
+  }
+}
+
 #endif /* WEFT_BPF_HTTP_HEAD_BPF_H */

@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "tls_state.bpf.h"
+#include "http_head.bpf.h"
 #include "trace_context.bpf.h"
 
 /* How long a failed SSL_write's context waits for its retry. */
@@ -114,18 +115,13 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
   ev->flags = WEFT_DATA_TLS;
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
 
-  __u32 want = len < capture_limit ? len : capture_limit;
-  if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
   /* Only what parsing needs, as for plaintext (http_head.bpf.h): the head
    * of a message with a declared Content-Length, its body by size. */
   __u64 *body_left = skip_bodies ? &cs->body_left[dir & 1] : 0;
+  int body_only = inside_declared_body(body_left, len);
+  __u32 want = body_only ? 0 : len < capture_limit ? len : capture_limit;
+  if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
   __u32 head = 0;
-  if (body_left && *body_left >= len) {
-    *body_left -= len; /* wholly inside a body of declared length */
-    want = 0;
-  } else if (body_left) {
-    *body_left = 0; /* a message may start here */
-  }
   /* The first bytes, then the rest only when the body cannot be skipped.
    * Masks the compiler cannot drop keep the sizes provably in the staging
    * area for the verifier. */
@@ -135,9 +131,7 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
   asm volatile("%0 &= %1" : "+r"(copy) : "i"(2 * WEFT_HEAD_PROBE - 1));
   if (copy > 0 && bpf_probe_read_user(s->data, copy, (const void *)call->buf) == 0) {
     captured = first;
-    if (body_left && captured >= 8 &&
-        (is_http_request_start(s->data, captured) || is_http_response_start(s->data, captured)))
-      head = head_only_capture(captured, len, body_left);
+    head = head_to_keep(s->data, captured, len, body_left);
     if (head) {
       captured = head;
     } else if (want > first) {
@@ -154,13 +148,7 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
     stat_add(WEFT_STAT_READ_FAULTS, 1);
   }
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
-  if (head ? head < len : want == 0) {
-    ev->flags |= WEFT_DATA_BODY_SKIPPED;
-    stat_add(WEFT_STAT_BODY_BYTES_SKIPPED, len - captured);
-  } else if (captured < len) {
-    ev->flags |= WEFT_DATA_TRUNCATED;
-    stat_add(WEFT_STAT_TRUNCATED, 1);
-  }
+  note_capture(ev, head, body_only, captured, len);
   ev->captured_len = captured;
   if (trace_context_enabled) assign_tls_context(ev, s->data, captured, tid, call, cs);
 
