@@ -18,7 +18,7 @@ void MarkHandoff(Span& call, const Span& server) {
 
 void HandoffLinker::OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid,
                                          uint64_t now_ns) {
-  if (!options_.enabled) return;
+  if (!options_.enabled || !pool_processes_.contains(tgid)) return;
   now_ns_ = std::max(now_ns_, now_ns);
   auto [it, inserted] = undecided_.try_emplace(trace);
   if (!inserted) return;
@@ -40,6 +40,7 @@ void HandoffLinker::Add(Span span, const SpanFacts& facts, std::vector<Span>* re
   // decides the writer's orphan calls.
   if (span.kind == SpanKind::kServer && facts.response_tid != 0 &&
       facts.response_tid != facts.request_tid) {
+    pool_processes_.insert(facts.tgid);
     OnAnswer(span, facts, ready);
   }
   auto it = undecided_.find(span.trace_id);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "agent/model/span.h"
 
 namespace weft {
@@ -58,8 +59,10 @@ class HandoffLinker {
  public:
   explicit HandoffLinker(HandoffOptions options) : options_(options) {}
 
-  // The first byte of a CLIENT request whose thread had no context: its trace
-  // stays undecided until the thread answers a request or the hold expires.
+  // The first byte of a CLIENT request whose thread had no context: in a
+  // process seen answering requests on another thread than the reader (a
+  // pool), its trace stays undecided until the thread answers a request or
+  // the hold expires. Elsewhere (a plain client) nothing is held.
   void OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid, uint64_t now_ns);
 
   // Takes a built span; appends to `ready` whatever may be exported now.
@@ -97,6 +100,8 @@ class HandoffLinker {
   void ReleaseOldestWhileOverfull(std::vector<Span>* ready);
 
   HandoffOptions options_;
+  // Processes seen answering a request on another thread than its reader.
+  absl::flat_hash_set<uint32_t> pool_processes_;
   absl::flat_hash_map<TraceId, Undecided> undecided_;
   // Undecided traces per pool thread, oldest first.
   absl::flat_hash_map<WorkerKey, std::deque<TraceId>> by_worker_;

@@ -24,8 +24,7 @@ void SpanPipeline::OnEvent(const Event& event) {
     // A call sent by a pool thread with no context: its parent is decided
     // when the thread answers a request (handoff_linker.h).
     if (data->direction == Direction::kEgress && data->context.starts_span &&
-        data->context.link_source == LinkSource::kNone && data->context.valid() &&
-        pool_processes_.contains(data->tgid)) {
+        data->context.link_source == LinkSource::kNone && data->context.valid()) {
       linker_.OnOrphanRequestStart(data->context.trace_id, data->tgid, data->tid,
                                    data->timestamp_ns);
     }
@@ -65,10 +64,6 @@ void SpanPipeline::OnExchange(const http1::HttpExchange& exchange) {
   facts.orphan_client = exchange.kind == http1::ExchangeKind::kClient &&
                         request.context_from_kernel &&
                         request.context.link_source == LinkSource::kNone;
-  if (span.kind == SpanKind::kServer && facts.response_tid != 0 &&
-      facts.response_tid != facts.request_tid) {
-    pool_processes_.insert(exchange.tgid);
-  }
   linker_.Add(std::move(span), facts, &pending_);
 }
 

@@ -64,9 +64,6 @@ class SpanPipeline {
   ConnectionTracker tracker_;
   std::vector<Span> pending_;
   absl::flat_hash_set<uint32_t> known_processes_;  // resources resolved
-  // Processes seen answering a request on another thread than the one that
-  // read it (thread pools): their orphan calls wait for the linker.
-  absl::flat_hash_set<uint32_t> pool_processes_;
   HandoffLinker linker_;
   mutable PipelineStats stats_;
 };

@@ -62,8 +62,18 @@ const Span* Find(const std::vector<Span>& spans, SpanId id) {
   return nullptr;
 }
 
+// A process is treated as a pool once it answers a request on another thread
+// than the reader; before that, nothing of it is held.
+void SeenAnsweringOnAnotherThread(HandoffLinker& linker, uint32_t tgid) {
+  std::vector<Span> discard;
+  linker.Add(MakeSpan(SpanKind::kServer, Trace(99), Id(99)),
+             Facts(tgid, kReactor, kOtherWorker, 10, 20, 21), &discard);
+}
+
 class HandoffLinkerTest : public ::testing::Test {
  protected:
+  void SetUp() override { SeenAnsweringOnAnotherThread(linker, kPool); }
+
   // A worker's call (trace 2, sent at `call_start`) and the backend's SERVER
   // span it caused, both built before any answer.
   void WorkerCalls(uint8_t n, uint32_t worker, uint64_t call_start, uint64_t call_end) {
@@ -156,6 +166,7 @@ TEST_F(HandoffLinkerTest, SpansOfAMovedTraceThatArriveLateFollowIt) {
 
 TEST_F(HandoffLinkerTest, PoolCallingPoolJoinsTheCallersUndecidedTrace) {
   // The answered request (trace 1) was itself caused by an orphan call.
+  SeenAnsweringOnAnotherThread(linker, 300);
   linker.OnOrphanRequestStart(Trace(1), 300, 301, 100);
   WorkerCalls(2, kWorker, 1000, 2000);
   WorkerAnswers(kWorker, 500, 3000);
@@ -170,6 +181,7 @@ TEST_F(HandoffLinkerTest, TooManyHeldSpansReleasesTheOldestTraces) {
   HandoffOptions small;
   small.max_held_spans = 3;
   HandoffLinker bounded(small);
+  SeenAnsweringOnAnotherThread(bounded, kPool);
   for (uint8_t n = 2; n < 5; ++n) {
     bounded.OnOrphanRequestStart(Trace(n), kPool, kWorker, 1000 + n);
     bounded.Add(MakeSpan(SpanKind::kClient, Trace(n), Id(n)),
@@ -182,10 +194,22 @@ TEST_F(HandoffLinkerTest, TooManyHeldSpansReleasesTheOldestTraces) {
   EXPECT_GE(bounded.stats().held_overflows, 1u);
 }
 
+TEST_F(HandoffLinkerTest, CallsOfAProcessNeverSeenAsAPoolAreNotHeld) {
+  HandoffLinker fresh{HandoffOptions{}};
+  fresh.OnOrphanRequestStart(Trace(2), kPool, kWorker, 1000);
+  fresh.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2)),
+            Facts(kPool, kWorker, kWorker, 1000, 1500, 2000, true), &ready);
+  EXPECT_EQ(ready.size(), 1u);
+  EXPECT_EQ(fresh.held_spans(), 0u);
+  EXPECT_EQ(fresh.stats().orphan_calls, 0u);
+}
+
 TEST_F(HandoffLinkerTest, DisabledPassesSpansThrough) {
   HandoffOptions off;
   off.enabled = false;
   HandoffLinker disabled(off);
+  SeenAnsweringOnAnotherThread(disabled, kPool);
+  ready.clear();
   disabled.OnOrphanRequestStart(Trace(2), kPool, kWorker, 1000);
   disabled.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2)),
                Facts(kPool, kWorker, kWorker, 1000, 1500, 2000, true), &ready);
