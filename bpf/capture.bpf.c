@@ -44,6 +44,8 @@ static __always_inline __u64 wakeup_flags(void) {
   return pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+#include "py_async.bpf.h"
+
 /* Writes the staged data event and its `captured` bytes to the ring buffer,
  * counting it as written or lost. */
 static __always_inline void output_staged_event(struct capture_scratch *s, __u32 captured) {
@@ -230,6 +232,11 @@ __noinline int emit_data(struct io_call *call) {
   ev->captured_len = captured;
 
   if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs);
+  /* Which asyncio task sent a request or an answer (py_async.bpf.h). */
+  ev->async_context = call->direction == WEFT_DIR_EGRESS &&
+                              (ev->context.starts_span || ev->role == WEFT_ROLE_SERVER)
+                          ? py_current_context(tgid, tid)
+                          : 0;
   if (cs) {
     if (call->direction == WEFT_DIR_EGRESS)
       cs->bytes_sent += call->len;
