@@ -112,6 +112,14 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
         "exported unlinked ({} released early: too many held); {} spans delayed",
         h.orphan_calls, h.linked, h.released, h.held_overflows, h.spans_delayed);
   }
+  if (const auto& a = p.async_task; a.calls || a.answers_from_older_context) {
+    spdlog::info(
+        "async-task: {} asyncio calls held, {} linked to the request whose task sent them, {} "
+        "exported unlinked ({} released early: too many held); {} spans delayed; {} answers "
+        "from a context older than their request; {} contexts forgotten (too many)",
+        a.calls, a.linked, a.released, a.held_overflows, a.spans_delayed,
+        a.answers_from_older_context, p.async_contexts.evicted);
+  }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
                e.last_error.empty() ? "" : "; last error: " + e.last_error);
