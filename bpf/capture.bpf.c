@@ -574,6 +574,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
   bpf_map_delete_elem(&go_processes, &tgid);
+  bpf_map_delete_elem(&py_processes, &tgid);
   bpf_map_delete_elem(&event_loop_proxies, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;

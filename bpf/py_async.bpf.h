@@ -4,8 +4,8 @@
  *
  * Included by capture.bpf.c after the shared maps. emit_data() stamps each
  * egress event of a CPython process in `py_processes` with the sending
- * thread's current contextvars.Context; the uretprobe below reports every
- * context copy with the context it was copied from.
+ * thread's current contextvars.Context; the uprobe below reports each context
+ * the asyncio module copies, with the context it was copied from.
  */
 #ifndef WEFT_PY_ASYNC_BPF_H
 #define WEFT_PY_ASYNC_BPF_H
@@ -48,10 +48,15 @@ static __always_inline __u64 py_current_context(__u32 tgid, __u32 tid) {
   return py ? py_thread_context(py, tid) : 0;
 }
 
-/* Return of PyContext_CopyCurrent: the GIL is held, so _PyRuntime's current
- * thread state is this thread's, and its context is the one just copied. */
-SEC("uretprobe")
-int BPF_KRETPROBE(weft_py_context_copied, void *copy) {
+/* The instruction after a `call PyContext_CopyCurrent` in the _asyncio module
+ * (a Task being created, or a done-callback without a context): RAX holds the
+ * copy. The GIL is held, so _PyRuntime's current thread state is this
+ * thread's, and its context is the one just copied. Probing these call sites
+ * rather than the function's return keeps the trap off the interpreter's own
+ * copies (one per loop.call_soon), which are many and name no task. */
+SEC("uprobe")
+int BPF_KPROBE(weft_py_context_copied) {
+  __u64 copy = PT_REGS_RC(ctx);
   if (!copy) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
@@ -71,7 +76,7 @@ int BPF_KRETPROBE(weft_py_context_copied, void *copy) {
   ev->header.kind = WEFT_EVENT_ASYNC_CONTEXT;
   __builtin_memset(ev->header._pad, 0, sizeof(ev->header._pad));
   ev->parent = parent;
-  ev->child = (__u64)copy;
+  ev->child = copy;
   bpf_ringbuf_submit(ev, wakeup_flags());
   stat_add(WEFT_STAT_EVENTS, 1);
   return 0;

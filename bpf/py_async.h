@@ -4,9 +4,9 @@
  *
  * An asyncio task runs every step inside its own contextvars.Context, which
  * CPython keeps in the running thread's PyThreadState. Reading that pointer
- * when a traced thread sends bytes tells which task sent them; a uretprobe on
- * PyContext_CopyCurrent (called when a task is created) tells which context
- * each new one was copied from. Userspace turns both into parent links
+ * when a traced thread sends bytes tells which task sent them; uprobes where
+ * the _asyncio module's calls to PyContext_CopyCurrent return (a task being
+ * created) tell which context each new one was copied from. Userspace turns both into parent links
  * (agent/links). Offsets depend on the CPython version; the agent fills them
  * (agent/probes/py_async_probes.cc). tests/unit/events/abi_layout_test.cc
  * pins this layout.

@@ -19,6 +19,7 @@
 #include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/go_probes.h"
 #include "agent/probes/kernel_fs.h"
+#include "agent/probes/py_async_probes.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
 #include "bpf/propagate.h"
@@ -276,6 +277,11 @@ int RunAgent(const RunOptions& run_options) {
   // executable), rescanned like TLS for processes that start or exec later.
   auto go = std::make_unique<GoProbes>(**probes);
   if (options.go_probes && options.capture.trace_context) go->Rescan();
+  // CPython: which asyncio task sent each request and answer, for processes
+  // running an interpreter whose layout weft knows.
+  auto python = std::make_unique<PyAsyncProbes>(**probes);
+  const bool python_probes = options.python_probes && options.capture.trace_context;
+  if (python_probes) python->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   if (const auto* propagation = (*probes)->propagation()) {
@@ -318,6 +324,7 @@ int RunAgent(const RunOptions& run_options) {
     if (now >= next_tls_scan) {
       tls->Rescan();
       if (options.go_probes && options.capture.trace_context) go->Rescan();
+      if (python_probes) python->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&
@@ -362,6 +369,7 @@ int RunAgent(const RunOptions& run_options) {
   if (const auto* propagation = (*probes)->propagation()) LogPropagationStats(propagation->Stats());
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
   go->StartDetach();
+  python->StartDetach();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();

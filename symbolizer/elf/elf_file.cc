@@ -56,4 +56,19 @@ void ElfFile::Close() {
   fd_ = -1;
 }
 
+std::optional<ElfSection> FindElfSection(Elf* elf, std::string_view wanted) {
+  size_t names_index = 0;
+  if (elf_getshdrstrndx(elf, &names_index) != 0) return std::nullopt;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    ElfSection section;
+    if (gelf_getshdr(scn, &section.header) == nullptr) continue;
+    const char* name = elf_strptr(elf, names_index, section.header.sh_name);
+    if (name == nullptr || wanted != name) continue;
+    section.data = elf_getdata(scn, nullptr);
+    if (section.data == nullptr || section.data->d_buf == nullptr) return std::nullopt;
+    return section;
+  }
+  return std::nullopt;
+}
+
 }  // namespace weft::elf

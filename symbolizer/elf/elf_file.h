@@ -1,12 +1,14 @@
 // An ELF file opened for reading with libelf, owned as one RAII value.
 #pragma once
 
+#include <gelf.h>
+
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "absl/status/statusor.h"
-
-struct Elf;
 
 namespace weft::elf {
 
@@ -30,5 +32,18 @@ class ElfFile {
   int fd_ = -1;
   Elf* elf_ = nullptr;
 };
+
+// A section's header and its bytes (owned by the ElfFile).
+struct ElfSection {
+  GElf_Shdr header;
+  Elf_Data* data = nullptr;
+};
+
+// The section named `wanted` with its data, or nothing.
+std::optional<ElfSection> FindElfSection(Elf* elf, std::string_view wanted);
+
+inline std::string_view SectionBytes(const ElfSection& section) {
+  return {static_cast<const char*>(section.data->d_buf), section.data->d_size};
+}
 
 }  // namespace weft::elf
