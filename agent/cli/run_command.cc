@@ -117,7 +117,7 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
     spdlog::info(
         "async-task: {} asyncio calls held, {} linked to the request whose task sent them, {} "
         "exported unlinked ({} released early: too many held); {} spans delayed; {} answers "
-        "from a context older than their request; {} contexts forgotten (too many)",
+        "from a context older than their request; {} old contexts forgotten (per-process cap)",
         a.calls, a.linked, a.released, a.held_overflows, a.spans_delayed,
         a.answers_from_older_context, p.async_contexts.evicted);
   }
