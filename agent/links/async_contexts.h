@@ -33,7 +33,7 @@ struct AsyncContextOptions {
 struct AsyncContextStats {
   uint64_t copies = 0;               // copy events seen (tracked generations created)
   uint64_t untracked = 0;            // generations for addresses never seen being created
-  uint64_t evicted = 0;              // generations forgotten because a process had too many
+  uint64_t evicted = 0;              // oldest generations forgotten (per-process cap)
   uint64_t processes_forgotten = 0;  // processes dropped when they exited
 };
 
