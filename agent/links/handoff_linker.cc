@@ -37,9 +37,18 @@ void HandoffLinker::OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, ui
   ++stats_.orphan_calls;
 }
 
-void HandoffLinker::OnAsyncRequestStart(const TraceId& trace, std::span<const uint64_t> lineage,
-                                        uint64_t now_ns) {
-  if (!options_.enabled || !options_.async_tasks || lineage.empty()) return;
+void HandoffLinker::OnServerRequestStart(uint32_t tgid) {
+  if (options_.enabled && options_.async_tasks) serving_processes_.insert(tgid);
+}
+
+void HandoffLinker::OnProcessExit(uint32_t tgid) { serving_processes_.erase(tgid); }
+
+void HandoffLinker::OnAsyncRequestStart(const TraceId& trace, uint32_t tgid,
+                                        std::span<const uint64_t> lineage, uint64_t now_ns) {
+  if (!options_.enabled || !options_.async_tasks || lineage.empty() ||
+      !serving_processes_.contains(tgid)) {
+    return;
+  }
   if (!Hold(trace, kByTask, now_ns)) return;
   for (uint64_t generation : lineage) by_task_[generation].push_back(trace);
   ++async_stats_.calls;

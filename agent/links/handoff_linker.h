@@ -92,11 +92,16 @@ class HandoffLinker {
   // pool), its trace stays undecided until the thread answers a request or
   // the hold expires. Elsewhere (a plain client) nothing is held.
   void OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid, uint64_t now_ns);
+  // A process read the first byte of a request: it serves, so its asyncio
+  // calls may be made for one. Calls of a process that never did (a client
+  // script) are not held: no answer could ever decide them.
+  void OnServerRequestStart(uint32_t tgid);
+  void OnProcessExit(uint32_t tgid);
   // The first byte of a CLIENT request the kernel gave no parent, sent from
   // an asyncio context: `lineage` is its generation and its tracked
   // ancestors (AsyncContextRegistry::TrackedLineage). Held until a request
   // answered from one of them decides it, or the hold expires.
-  void OnAsyncRequestStart(const TraceId& trace, std::span<const uint64_t> lineage,
+  void OnAsyncRequestStart(const TraceId& trace, uint32_t tgid, std::span<const uint64_t> lineage,
                            uint64_t now_ns);
 
   // Takes a built span; appends to `ready` whatever may be exported now.
@@ -145,6 +150,8 @@ class HandoffLinker {
   HandoffOptions options_;
   // Processes seen answering a request on another thread than its reader.
   absl::flat_hash_set<uint32_t> pool_processes_;
+  // Processes seen reading a request (asyncio calls are held only there).
+  absl::flat_hash_set<uint32_t> serving_processes_;
   absl::flat_hash_map<TraceId, Undecided> undecided_;
   // Undecided traces per pool thread, oldest first.
   absl::flat_hash_map<WorkerKey, std::deque<TraceId>> by_worker_;

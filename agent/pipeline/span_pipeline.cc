@@ -37,8 +37,11 @@ void SpanPipeline::OnData(const DataEvent& data) {
       lineage_scratch_.clear();
       async_contexts_.TrackedLineage(async_task, options_.handoff.max_task_ancestors,
                                      &lineage_scratch_);
-      linker_.OnAsyncRequestStart(context.trace_id, lineage_scratch_, data.timestamp_ns);
+      linker_.OnAsyncRequestStart(context.trace_id, data.tgid, lineage_scratch_, data.timestamp_ns);
     }
+  }
+  if (data.direction == Direction::kIngress && context.starts_span) {
+    linker_.OnServerRequestStart(data.tgid);
   }
   tracker_.OnData(data, async_task);
 }
@@ -61,6 +64,7 @@ void SpanPipeline::OnEvent(const Event& event) {
       resources_->Forget(static_cast<int>(process->tgid));
       known_processes_.erase(process->tgid);
       async_contexts_.ForgetProcess(process->tgid);
+      linker_.OnProcessExit(process->tgid);
     }
   }
   if (pending_.size() >= options_.export_batch) ExportPending();

@@ -70,7 +70,7 @@ class AsyncTaskLinkerTest : public ::testing::Test {
     std::vector<uint64_t> lineage;
     registry.TrackedLineage(registry.Current(kLoop, address), HandoffOptions{}.max_task_ancestors,
                             &lineage);
-    linker.OnAsyncRequestStart(Trace(n), lineage, start);
+    linker.OnAsyncRequestStart(Trace(n), kLoop, lineage, start);
     SpanFacts callee;
     callee.tgid = kBackend;
     callee.request_start_ns = start + 1;
@@ -121,6 +121,8 @@ class AsyncTaskLinkerTest : public ::testing::Test {
     EXPECT_TRUE(span->IsRoot());
     EXPECT_NE(LinkSourceOf(*span), "async-task");
   }
+
+  void SetUp() override { linker.OnServerRequestStart(kLoop); }
 
   AsyncContextRegistry registry;
   HandoffLinker linker{HandoffOptions{}};
@@ -184,6 +186,23 @@ TEST_F(AsyncTaskLinkerTest, ContextCreatedAtTheSameInstantAsTheRequestIsNotItsTa
   EXPECT_EQ(linker.async_stats().answers_from_older_context, 1u);
 }
 
+TEST_F(AsyncTaskLinkerTest, CallsOfAProcessThatNeverReadARequestAreNotHeld) {
+  HandoffLinker fresh{HandoffOptions{}};
+  Copy(kConn, kTask, 1100);
+  std::vector<uint64_t> lineage;
+  registry.TrackedLineage(registry.Current(kLoop, kTask), 8, &lineage);
+  fresh.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
+  SpanFacts call;
+  call.orphan_client = true;
+  fresh.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2), "ambiguous"), call, &ready);
+  EXPECT_EQ(ready.size(), 1u) << "a client script's calls are exported at once";
+  EXPECT_EQ(fresh.async_stats().calls, 0u);
+  fresh.OnServerRequestStart(kLoop);
+  fresh.OnProcessExit(kLoop);
+  fresh.OnAsyncRequestStart(Trace(3), kLoop, lineage, 1300);
+  EXPECT_EQ(fresh.async_stats().calls, 0u) << "an exited process is forgotten";
+}
+
 TEST_F(AsyncTaskLinkerTest, CallsFromAContextNeverSeenCreatedAreNotHeld) {
   Call(2, kMain, 1200, 1800);
   EXPECT_EQ(ready.size(), 2u) << "nothing could ever link them: exported at once";
@@ -239,7 +258,7 @@ TEST_F(AsyncTaskLinkerTest, CallStillOpenAtTheAnswerIsReleasedAndExportedWhenBui
   Copy(kConn, kTask, 1100);
   std::vector<uint64_t> lineage;
   registry.TrackedLineage(registry.Current(kLoop, kTask), 8, &lineage);
-  linker.OnAsyncRequestStart(Trace(2), lineage, 1200);  // its exchange is still open
+  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);  // its exchange is still open
   Answer(1, kTask, 1000, 2000);
   EXPECT_EQ(linker.async_stats().released, 1u);
   SpanFacts call;
@@ -281,7 +300,8 @@ TEST_F(AsyncTaskLinkerTest, DisabledHoldsNothing) {
   Copy(kConn, kTask, 1100);
   std::vector<uint64_t> lineage;
   registry.TrackedLineage(registry.Current(kLoop, kTask), 8, &lineage);
-  disabled.OnAsyncRequestStart(Trace(2), lineage, 1200);
+  disabled.OnServerRequestStart(kLoop);
+  disabled.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
   SpanFacts call;
   call.orphan_client = true;
   disabled.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2), "ambiguous"), call, &ready);

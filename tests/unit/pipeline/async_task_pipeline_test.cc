@@ -138,6 +138,13 @@ TEST_F(AsyncTaskPipelineTest, ProcessWithoutAsyncContextsIsNotHeld) {
   EXPECT_EQ(LinkSourceOf(*Exported(call)), "ambiguous");
 }
 
+TEST_F(AsyncTaskPipelineTest, CallsOfAProcessThatServesNothingAreNotHeld) {
+  Copy(kConnTask, kRequestTask);
+  Send(kClientConn, Role::kClient, Direction::kEgress, "GET /back HTTP/1.1\r\nHost: b\r\n\r\n",
+       kRequestTask, &call);
+  EXPECT_EQ(pipeline.stats().async_task.calls, 0u);
+}
+
 TEST_F(AsyncTaskPipelineTest, AnExitedProcessesContextsAreForgotten) {
   ProcessEvent exit;
   exit.kind = ProcessEvent::Kind::kExit;
