@@ -117,9 +117,10 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
     spdlog::info(
         "async-task: {} asyncio calls held, {} linked to the request whose task sent them, {} "
         "exported unlinked ({} released early: too many held); {} spans delayed; {} answers "
-        "from a context older than their request; {} old contexts forgotten (per-process cap)",
+        "from a context older than their request; {} contexts forgotten by the per-process cap ({} "
+        "still current)",
         a.calls, a.linked, a.released, a.held_overflows, a.spans_delayed,
-        a.answers_from_older_context, p.async_contexts.evicted);
+        a.answers_from_older_context, p.async_contexts.evicted, p.async_contexts.evicted_current);
   }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,

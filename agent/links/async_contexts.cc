@@ -12,20 +12,49 @@ uint64_t AsyncContextRegistry::NewGeneration(Process& process, uint64_t address,
                                              Generation generation) {
   const uint64_t id = next_id_++;
   generations_[id] = Record{generation, address};
-  process.current[address] = id;
+  auto [named, inserted] = process.current.try_emplace(address, id);
+  if (!inserted) {
+    process.superseded.push_back(named->second);
+    named->second = id;
+  }
   process.order.push_back(id);
-  while (process.order.size() > options_.max_generations_per_process) {
-    const uint64_t oldest = process.order.front();
-    process.order.pop_front();
-    auto record = generations_.find(oldest);
-    if (record == generations_.end()) continue;
-    // The address may already name a newer generation: leave that one alone.
-    auto named = process.current.find(record->second.address);
-    if (named != process.current.end() && named->second == oldest) process.current.erase(named);
-    generations_.erase(record);
-    ++stats_.evicted;
+  ++process.count;
+  const size_t cap = options_.max_generations_per_process;
+  while (process.count > cap) EvictOne(process);
+  // `order` keeps ids forgotten out of turn; drop them now and then.
+  if (process.order.size() > 2 * cap) {
+    std::erase_if(process.order, [this](uint64_t g) { return !generations_.contains(g); });
   }
   return id;
+}
+
+void AsyncContextRegistry::EvictOne(Process& process) {
+  // A superseded context was freed (CPython reused its address): nothing
+  // sends from it any more. A current one may be a long request's task.
+  while (!process.superseded.empty()) {
+    const uint64_t oldest = process.superseded.front();
+    process.superseded.pop_front();
+    if (Forget(process, oldest)) return;
+  }
+  while (!process.order.empty()) {
+    const uint64_t oldest = process.order.front();
+    process.order.pop_front();
+    if (Forget(process, oldest)) return;
+  }
+}
+
+bool AsyncContextRegistry::Forget(Process& process, uint64_t generation) {
+  auto record = generations_.find(generation);
+  if (record == generations_.end()) return false;
+  auto named = process.current.find(record->second.address);
+  if (named != process.current.end() && named->second == generation) {
+    process.current.erase(named);
+    ++stats_.evicted_current;
+  }
+  generations_.erase(record);
+  --process.count;
+  ++stats_.evicted;
+  return true;
 }
 
 void AsyncContextRegistry::OnCopy(const AsyncContextEvent& event) {

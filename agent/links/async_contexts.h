@@ -25,8 +25,10 @@
 namespace weft {
 
 struct AsyncContextOptions {
-  // Generations remembered per process; the oldest are forgotten beyond this
-  // (an in-flight request whose task was forgotten is simply not linked).
+  // Generations remembered per process. Beyond this, the oldest whose address
+  // was reused (their context was freed) are forgotten first, then the
+  // oldest of all (an in-flight request whose task was forgotten is simply
+  // not linked).
   size_t max_generations_per_process = 16384;
 };
 
@@ -34,6 +36,7 @@ struct AsyncContextStats {
   uint64_t copies = 0;               // copy events seen (tracked generations created)
   uint64_t untracked = 0;            // generations for addresses never seen being created
   uint64_t evicted = 0;              // oldest generations forgotten (per-process cap)
+  uint64_t evicted_current = 0;      // of those, still named by their address (maybe in use)
   uint64_t processes_forgotten = 0;  // processes dropped when they exited
 };
 
@@ -70,10 +73,17 @@ class AsyncContextRegistry {
   };
   struct Process {
     absl::flat_hash_map<uint64_t, uint64_t> current;  // address -> generation
-    std::deque<uint64_t> order;                       // generations, oldest first
+    // Every generation, oldest first (may list forgotten ones).
+    std::deque<uint64_t> order;
+    // Generations whose address names a newer one, oldest first.
+    std::deque<uint64_t> superseded;
+    size_t count = 0;  // generations remembered
   };
 
   uint64_t NewGeneration(Process& process, uint64_t address, Generation generation);
+  void EvictOne(Process& process);
+  // False when `generation` was forgotten already.
+  bool Forget(Process& process, uint64_t generation);
 
   AsyncContextOptions options_;
   absl::flat_hash_map<uint32_t, Process> processes_;

@@ -89,6 +89,7 @@ TEST(AsyncContextRegistry, TheOldestGenerationsAreForgottenBeyondTheCap) {
   for (uint64_t a = 0x2; a <= 0x5; ++a) registry.OnCopy(CopyEvent(0, a, 10 + a));
   EXPECT_EQ(registry.generation_count(), 4u);
   EXPECT_EQ(registry.stats().evicted, 1u);
+  EXPECT_EQ(registry.stats().evicted_current, 1u);
   EXPECT_EQ(registry.Find(oldest), nullptr);
   const uint64_t again = registry.Current(kProcess, 0x1);
   EXPECT_NE(again, oldest);
@@ -102,6 +103,34 @@ TEST(AsyncContextRegistry, EvictingAnOldGenerationKeepsTheAddressesNewerOne) {
   const uint64_t newer = registry.Current(kProcess, 0x1);
   registry.OnCopy(CopyEvent(0, 0x2, 30));  // evicts the first generation of 0x1
   EXPECT_EQ(registry.Current(kProcess, 0x1), newer);
+}
+
+TEST(AsyncContextRegistry, ContextsStillCurrentOutliveNewerSupersededOnes) {
+  AsyncContextRegistry registry(AsyncContextOptions{.max_generations_per_process = 3});
+  registry.OnCopy(CopyEvent(0, 0x1, 10));  // a long request's task
+  const uint64_t long_lived = registry.Current(kProcess, 0x1);
+  // Short tasks whose contexts CPython keeps reusing.
+  for (uint64_t at = 20; at < 200; at += 10) registry.OnCopy(CopyEvent(0, 0x2, at));
+  const uint64_t latest = registry.Current(kProcess, 0x2);
+  EXPECT_EQ(registry.generation_count(), 3u);
+  EXPECT_EQ(registry.Current(kProcess, 0x1), long_lived);
+  ASSERT_NE(registry.Find(long_lived), nullptr);
+  EXPECT_TRUE(registry.Find(long_lived)->tracked);
+  EXPECT_NE(registry.Find(latest), nullptr);
+  EXPECT_EQ(registry.stats().evicted, 16u);
+  EXPECT_EQ(registry.stats().evicted_current, 0u);
+}
+
+TEST(AsyncContextRegistry, ManyGenerationsStayWithinTheCap) {
+  AsyncContextRegistry registry(AsyncContextOptions{.max_generations_per_process = 8});
+  registry.OnCopy(CopyEvent(0, 0x1, 1));  // current throughout, never superseded
+  for (uint64_t i = 0; i < 1000; ++i) registry.OnCopy(CopyEvent(0, 0x100 + i % 5, 10 + i));
+  EXPECT_EQ(registry.generation_count(), 8u);
+  EXPECT_NE(registry.Find(registry.Current(kProcess, 0x1)), nullptr);
+  EXPECT_EQ(registry.stats().evicted_current, 0u);
+  for (uint64_t i = 0; i < 1000; ++i) registry.OnCopy(CopyEvent(0, 0x1000 + i, 2000 + i));
+  EXPECT_EQ(registry.generation_count(), 8u) << "all current: the oldest go";
+  EXPECT_GE(registry.stats().evicted_current, 990u);
 }
 
 TEST(AsyncContextRegistry, AnExitedProcessIsForgotten) {
