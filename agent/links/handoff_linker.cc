@@ -37,23 +37,6 @@ void HandoffLinker::OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, ui
   ++stats_.orphan_calls;
 }
 
-void HandoffLinker::OnServerRequestStart(uint32_t tgid) {
-  if (options_.enabled && options_.async_tasks) serving_processes_.insert(tgid);
-}
-
-void HandoffLinker::OnProcessExit(uint32_t tgid) { serving_processes_.erase(tgid); }
-
-void HandoffLinker::OnAsyncRequestStart(const TraceId& trace, uint32_t tgid,
-                                        std::span<const uint64_t> lineage, uint64_t now_ns) {
-  if (!options_.enabled || !options_.async_tasks || lineage.empty() ||
-      !serving_processes_.contains(tgid)) {
-    return;
-  }
-  if (!Hold(trace, kByTask, now_ns)) return;
-  for (uint64_t generation : lineage) by_task_[generation].push_back(trace);
-  ++async_stats_.calls;
-}
-
 void HandoffLinker::Add(Span span, const SpanFacts& facts, std::vector<Span>* ready) {
   if (!options_.enabled) {
     ready->push_back(std::move(span));
@@ -84,10 +67,15 @@ void HandoffLinker::Add(Span span, const SpanFacts& facts, std::vector<Span>* re
     u.call_start_ns = facts.request_start_ns;
     u.call_end_ns = facts.end_ns;
   }
+  const bool call_arrived = u.call_built && u.call_span_id == span.span_id;
+  const TraceId trace = span.trace_id;
   u.spans.push_back(std::move(span));
   ++held_spans_;
   if (u.held_by & kByThread) ++stats_.spans_delayed;
   if (u.held_by & kByTask) ++async_stats_.spans_delayed;
+  // Its task may have answered already (the kernel reported the callee's
+  // answer after the caller's own, say): decide it now.
+  if (call_arrived && (u.held_by & kByTask)) DecideLateTaskCall(trace, ready);
   ReleaseOldestWhileOverfull(ready);
 }
 
@@ -117,33 +105,6 @@ void HandoffLinker::OnAnswer(const Span& server, const SpanFacts& facts, std::ve
     Link(trace, server, kByThread, ready);
   }
   if (calls.empty()) by_worker_.erase(worker);
-}
-
-void HandoffLinker::OnTaskAnswer(const Span& server, const SpanFacts& facts,
-                                 std::vector<Span>* ready) {
-  // Only a context created after the request was read can be the request's
-  // own task; an older one (the connection's, the loop's) may serve several.
-  if (facts.response_task_created_ns <= facts.request_start_ns) {
-    ++async_stats_.answers_from_older_context;
-    return;
-  }
-  auto node = by_task_.extract(facts.response_task);
-  if (node.empty()) return;
-  for (const TraceId& trace : node.mapped()) {
-    auto it = undecided_.find(trace);
-    if (it == undecided_.end()) continue;  // decided already
-    const Undecided& u = it->second;
-    if (u.call_built && u.call_start_ns >= facts.request_start_ns &&
-        u.call_end_ns <= facts.response_start_ns) {
-      Link(trace, server, kByTask, ready);
-      continue;
-    }
-    // Sent by this request's task (or a task it created) but outside the
-    // request's lifetime: before it was read (reordered events), or still
-    // open when the answer started (work that outlives the request). No
-    // other request's task made it, so waiting longer proves nothing.
-    if (u.held_by == kByTask) Release(trace, ready);
-  }
 }
 
 void HandoffLinker::Link(const TraceId& call_trace, const Span& server, HeldBy rule,
@@ -206,6 +167,10 @@ void HandoffLinker::Expire(uint64_t now_ns, std::vector<Span>* ready) {
     moved_.erase(moved_order_.front().second);
     moved_order_.pop_front();
   }
+  while (!answered_order_.empty() && answered_order_.front().first + options_.hold_ns <= now_ns_) {
+    answered_tasks_.erase(answered_order_.front().second);
+    answered_order_.pop_front();
+  }
   // Worker and task queues only hold ids; drop the ones whose trace is gone.
   DropDecidedHeads(by_worker_);
   DropDecidedHeads(by_task_);
@@ -232,6 +197,8 @@ void HandoffLinker::Flush(std::vector<Span>* ready) {
   }
   by_worker_.clear();
   by_task_.clear();
+  answered_tasks_.clear();
+  answered_order_.clear();
 }
 
 }  // namespace weft

@@ -125,7 +125,15 @@ class HandoffLinker {
     SpanId call_span_id{};
     uint64_t call_start_ns = 0;
     uint64_t call_end_ns = 0;
+    std::vector<uint64_t> task_lineage;  // generations it is held under (async-task)
     std::vector<Span> spans;
+  };
+  // A request answered by its own task, kept while calls of that task are
+  // still open (their spans are built after the answer's).
+  struct TaskAnswer {
+    Span request;  // ids, flags and trace state of the SERVER span only
+    uint64_t request_start_ns = 0;
+    uint64_t response_start_ns = 0;
   };
   struct WorkerKey {
     uint32_t tgid;
@@ -141,6 +149,9 @@ class HandoffLinker {
   bool Hold(const TraceId& trace, HeldBy rule, uint64_t now_ns);
   void OnAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
   void OnTaskAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
+  // Links or releases a held asyncio call; false while its span is not built.
+  bool DecideTaskCall(const TraceId& trace, const TaskAnswer& answer, std::vector<Span>* ready);
+  void DecideLateTaskCall(const TraceId& trace, std::vector<Span>* ready);
   void Link(const TraceId& call_trace, const Span& server, HeldBy rule, std::vector<Span>* ready);
   void Release(const TraceId& trace, std::vector<Span>* ready);
   void ReleaseOldestWhileOverfull(std::vector<Span>* ready);
@@ -158,6 +169,9 @@ class HandoffLinker {
   // Undecided asyncio calls per context generation (ids are unique across
   // processes), oldest first; a call is listed under its ancestors too.
   absl::flat_hash_map<uint64_t, std::deque<TraceId>> by_task_;
+  // Generations that answered their request with calls still open, and when.
+  absl::flat_hash_map<uint64_t, TaskAnswer> answered_tasks_;
+  std::deque<std::pair<uint64_t, uint64_t>> answered_order_;
   // Traces already moved into another: spans of theirs that arrive late
   // follow (expire after hold_ns).
   absl::flat_hash_map<TraceId, TraceId> moved_;

@@ -254,17 +254,60 @@ TEST_F(AsyncTaskLinkerTest, CallOutsideTheRequestsLifetimeIsReleasedAtTheAnswer)
   EXPECT_EQ(linker.held_spans(), 0u);
 }
 
-TEST_F(AsyncTaskLinkerTest, CallStillOpenAtTheAnswerIsReleasedAndExportedWhenBuilt) {
+// The kernel may report the callee's answer (another process, another CPU)
+// after the caller already answered its own request: the call's span is then
+// built after the answer, and is decided when it arrives.
+TEST_F(AsyncTaskLinkerTest, CallBuiltAfterTheAnswerIsDecidedWhenItArrives) {
+  Copy(kConn, kTask, 1100);
+  Copy(kTask, kChild, 1110);
+  std::vector<uint64_t> lineage;
+  registry.TrackedLineage(registry.Current(kLoop, kChild), 8, &lineage);
+  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
+  Answer(1, kTask, 1000, 2000);
+  EXPECT_EQ(Find(ready, Id(2)), nullptr);
+  EXPECT_EQ(linker.async_stats().released, 0u) << "not released while its span is missing";
+  SpanFacts callee;
+  callee.tgid = kBackend;
+  linker.Add(MakeSpan(SpanKind::kServer, Trace(2), Id(102), "peer-socket", Id(2)), callee, &ready);
+  SpanFacts call;
+  call.tgid = kLoop;
+  call.request_start_ns = 1200;
+  call.end_ns = 1800;
+  call.orphan_client = true;
+  linker.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2), "ambiguous"), call, &ready);
+  ExpectLinked(2, 1);
+  EXPECT_EQ(linker.held_spans(), 0u);
+}
+
+TEST_F(AsyncTaskLinkerTest, CallBuiltAfterTheAnswerThatOutlivedTheRequestIsReleased) {
   Copy(kConn, kTask, 1100);
   std::vector<uint64_t> lineage;
   registry.TrackedLineage(registry.Current(kLoop, kTask), 8, &lineage);
-  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);  // its exchange is still open
+  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
   Answer(1, kTask, 1000, 2000);
+  SpanFacts call;
+  call.tgid = kLoop;
+  call.request_start_ns = 1200;
+  call.end_ns = 2500;  // ended after the answer started
+  call.orphan_client = true;
+  linker.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2), "ambiguous"), call, &ready);
+  ExpectUnlinked(2);
+  EXPECT_EQ(linker.async_stats().released, 1u);
+  EXPECT_EQ(linker.held_spans(), 0u);
+}
+
+TEST_F(AsyncTaskLinkerTest, AnAnswerWaitsForOpenCallsOnlyUntilTheHoldExpires) {
+  Copy(kConn, kTask, 1100);
+  std::vector<uint64_t> lineage;
+  registry.TrackedLineage(registry.Current(kLoop, kTask), 8, &lineage);
+  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
+  Answer(1, kTask, 1000, 2000);
+  linker.Expire(1200 + HandoffOptions{}.hold_ns, &ready);
   EXPECT_EQ(linker.async_stats().released, 1u);
   SpanFacts call;
   call.tgid = kLoop;
   call.request_start_ns = 1200;
-  call.end_ns = 2500;
+  call.end_ns = 1800;
   call.orphan_client = true;
   linker.Add(MakeSpan(SpanKind::kClient, Trace(2), Id(2), "ambiguous"), call, &ready);
   ExpectUnlinked(2);
