@@ -30,6 +30,7 @@ void HandoffLinker::OnTaskAnswer(const Span& server, const SpanFacts& facts,
   // own task; an older one (the connection's, the loop's) may serve several.
   if (facts.response_task_created_ns <= facts.request_start_ns) {
     ++async_stats_.answers_from_older_context;
+    ReleaseCallsOfOlderContext(facts, ready);
     return;
   }
   auto node = by_task_.extract(facts.response_task);
@@ -72,6 +73,32 @@ bool HandoffLinker::DecideTaskCall(const TraceId& trace, const TaskAnswer& answe
   // request's task made it, so waiting longer proves nothing.
   if (u.held_by == kByTask) Release(trace, ready);
   return true;
+}
+
+void HandoffLinker::ReleaseCallsOfOlderContext(const SpanFacts& facts, std::vector<Span>* ready) {
+  auto queue = by_task_.find(facts.response_task);
+  if (queue == by_task_.end()) return;
+  // The context that answered will never be a later request's own task
+  // either, so the calls it sent itself while this request was open can
+  // only ever be exported unlinked: no need to wait for the hold. Calls of
+  // tasks it created keep waiting (one of them may answer another request).
+  std::deque<TraceId> kept;
+  for (const TraceId& trace : queue->second) {
+    auto it = undecided_.find(trace);
+    if (it == undecided_.end()) continue;
+    const Undecided& u = it->second;
+    if (u.call_built && u.held_by == kByTask && u.task_lineage.front() == facts.response_task &&
+        u.call_start_ns >= facts.request_start_ns && u.call_end_ns <= facts.response_start_ns) {
+      Release(trace, ready);
+    } else {
+      kept.push_back(trace);
+    }
+  }
+  if (kept.empty()) {
+    by_task_.erase(queue);
+  } else {
+    queue->second = std::move(kept);
+  }
 }
 
 void HandoffLinker::DecideLateTaskCall(const TraceId& trace, std::vector<Span>* ready) {

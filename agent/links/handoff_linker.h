@@ -152,6 +152,7 @@ class HandoffLinker {
   // Links or releases a held asyncio call; false while its span is not built.
   bool DecideTaskCall(const TraceId& trace, const TaskAnswer& answer, std::vector<Span>* ready);
   void DecideLateTaskCall(const TraceId& trace, std::vector<Span>* ready);
+  void ReleaseCallsOfOlderContext(const SpanFacts& facts, std::vector<Span>* ready);
   void Link(const TraceId& call_trace, const Span& server, HeldBy rule, std::vector<Span>* ready);
   void Release(const TraceId& trace, std::vector<Span>* ready);
   void ReleaseOldestWhileOverfull(std::vector<Span>* ready);

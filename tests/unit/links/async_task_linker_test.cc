@@ -169,20 +169,28 @@ TEST_F(AsyncTaskLinkerTest, AnswerFromAContextCreatedBeforeTheRequestLinksNothin
   // The connection task itself answers and calls (a server without a task
   // per request): it existed before the request, so it proves nothing.
   Call(2, kConn, 1200, 1800);
+  Copy(kConn, kChild, 1250);  // a task it created for this request
+  Call(3, kChild, 1300, 1700);
+  Call(4, kConn, 1900, 2500);  // still open at the answer
   Answer(1, kConn, 1000, 2000);
-  EXPECT_EQ(Find(ready, Id(2)), nullptr) << "still held: no evidence either way";
   EXPECT_EQ(linker.async_stats().linked, 0u);
   EXPECT_EQ(linker.async_stats().answers_from_older_context, 1u);
-  linker.Expire(1200 + HandoffOptions{}.hold_ns, &ready);
+  // Its own call inside the request can never be linked: exported at once.
   ExpectUnlinked(2);
   EXPECT_EQ(LinkSourceOf(*Find(ready, Id(2))), "ambiguous");
+  EXPECT_EQ(Find(ready, Id(3)), nullptr) << "a child task's call waits";
+  EXPECT_EQ(Find(ready, Id(4)), nullptr) << "a call outside the request waits";
+  linker.Expire(1900 + HandoffOptions{}.hold_ns, &ready);
+  ExpectUnlinked(3);
+  ExpectUnlinked(4);
+  EXPECT_EQ(linker.async_stats().released, 3u);
 }
 
 TEST_F(AsyncTaskLinkerTest, ContextCreatedAtTheSameInstantAsTheRequestIsNotItsTask) {
   Copy(kConn, kTask, 1000);
   Call(2, kTask, 1200, 1800);
   Answer(1, kTask, 1000, 2000);
-  EXPECT_EQ(Find(ready, Id(2)), nullptr);
+  ExpectUnlinked(2);
   EXPECT_EQ(linker.async_stats().answers_from_older_context, 1u);
 }
 
