@@ -191,16 +191,7 @@ void PyAsyncProbes::ScanProcess(uint32_t pid) {
 }
 
 void PyAsyncProbes::Rescan() {
-  int map_fd = bpf_map__fd(capture_.skeleton()->maps.traced_pids);
-  uint32_t key = 0;
-  uint32_t next = 0;
-  std::vector<uint32_t> pids;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
-    pids.push_back(next);
-    key = next;
-    previous = &key;
-  }
+  const std::vector<uint32_t> pids = capture_.TracedProcesses();
   // Processes that left the traced set: a reused pid is new, and the uprobe
   // of one that is gone only waits to be detached.
   for (auto it = scanned_.begin(); it != scanned_.end();) {

@@ -20,20 +20,6 @@ struct DynamicSymbol {
   uint8_t type = STT_NOTYPE;
 };
 
-std::optional<uint64_t> FileOffsetOf(Elf* elf, uint64_t vaddr) {
-  size_t count = 0;
-  if (elf_getphdrnum(elf, &count) != 0) return std::nullopt;
-  for (size_t i = 0; i < count; ++i) {
-    GElf_Phdr segment;
-    if (gelf_getphdr(elf, static_cast<int>(i), &segment) == nullptr) continue;
-    if (segment.p_type != PT_LOAD) continue;
-    if (vaddr >= segment.p_vaddr && vaddr < segment.p_vaddr + segment.p_filesz) {
-      return vaddr - segment.p_vaddr + segment.p_offset;
-    }
-  }
-  return std::nullopt;
-}
-
 // Defined .dynsym entries among `names` (exported symbols: what a stripped
 // distribution interpreter still has).
 std::vector<std::optional<DynamicSymbol>> LookUpDynamic(Elf* elf,
@@ -121,11 +107,7 @@ absl::StatusOr<std::vector<uint64_t>> FindContextCopySites(const std::filesystem
   absl::StatusOr<ElfFile> file = ElfFile::Open(path);
   if (!file.ok()) return file.status();
   Elf* elf = file->get();
-  GElf_Ehdr header;
-  if (gelf_getehdr(elf, &header) == nullptr || header.e_machine != EM_X86_64) {
-    return absl::UnimplementedError(
-        absl::StrCat(path.string(), ": asyncio context probes support x86-64 only"));
-  }
+  if (auto st = RequireX86_64(elf, path, "asyncio context probes"); !st.ok()) return st;
   std::vector<uint64_t> returns;
   auto slot = GotSlotOf(elf, "PyContext_CopyCurrent");
   if (!slot) return returns;
@@ -186,9 +168,9 @@ absl::StatusOr<CPythonBinary> ReadCPythonBinary(const std::filesystem::path& pat
   }
   CPythonBinary binary;
   binary.runtime_vaddr = runtime->vaddr;
-  auto runtime_offset = FileOffsetOf(elf->get(), runtime->vaddr);
-  auto copy_offset = FileOffsetOf(elf->get(), copy_context->vaddr);
-  auto version_offset = FileOffsetOf(elf->get(), version->vaddr);
+  auto runtime_offset = VirtualToFileOffset(elf->get(), runtime->vaddr);
+  auto copy_offset = VirtualToFileOffset(elf->get(), copy_context->vaddr);
+  auto version_offset = VirtualToFileOffset(elf->get(), version->vaddr);
   if (!runtime_offset || !copy_offset || !version_offset || copy_context->type != STT_FUNC) {
     return absl::InvalidArgumentError(
         absl::StrCat(path.string(), ": CPython symbols outside its loadable segments"));

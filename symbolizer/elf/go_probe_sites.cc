@@ -94,11 +94,7 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
   absl::StatusOr<ElfFile> file = ElfFile::Open(path);
   if (!file.ok()) return file.status();
   Elf* elf = file->get();
-  GElf_Ehdr header;
-  if (gelf_getehdr(elf, &header) == nullptr || header.e_machine != EM_X86_64) {
-    return absl::UnimplementedError(
-        absl::StrCat(path.string(), ": goroutine probes support x86-64 executables only"));
-  }
+  if (auto st = RequireX86_64(elf, path, "goroutine probes"); !st.ok()) return st;
   // The probes read arguments from registers: Go's register ABI (1.17+).
   // The pclntab layout dates the toolchain; 1.18+ is what is known to work.
   auto pclntab = FindElfSection(elf, ".gopclntab");

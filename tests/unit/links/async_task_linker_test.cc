@@ -6,6 +6,7 @@
 #include "agent/links/async_contexts.h"
 #include "agent/links/handoff_linker.h"
 #include "gtest/gtest.h"
+#include "tests/unit/links/link_test_spans.h"
 
 namespace weft {
 namespace {
@@ -20,41 +21,17 @@ constexpr uint64_t kTask = 0x3000;   // a request task
 constexpr uint64_t kTask2 = 0x3100;  // another request task
 constexpr uint64_t kChild = 0x4000;  // a task created by a request task (asyncio.gather)
 
-TraceId Trace(uint8_t n) {
-  TraceId id{};
-  id[0] = n;
-  id[15] = 2;
-  return id;
-}
-SpanId Id(uint8_t n) {
-  SpanId id{};
-  id[0] = n;
-  id[7] = 2;
-  return id;
-}
+using testing::LinkSourceOf;
+
+TraceId Trace(uint8_t n) { return testing::MakeTraceId(n, 2); }
+SpanId Id(uint8_t n) { return testing::MakeSpanId(n, 2); }
 
 Span MakeSpan(SpanKind kind, TraceId trace, SpanId id, std::string link_source,
               SpanId parent = {}) {
-  Span s;
-  s.kind = kind;
-  s.trace_id = trace;
-  s.span_id = id;
-  s.parent_span_id = parent;
-  s.attributes.push_back({"weft.link.source", std::move(link_source)});
-  return s;
+  return testing::SpanWithSource(kind, trace, id, std::move(link_source), parent);
 }
 
-std::string LinkSourceOf(const Span& s) {
-  for (const auto& a : s.attributes)
-    if (a.key == "weft.link.source") return std::get<std::string>(a.value);
-  return "";
-}
-
-const Span* Find(const std::vector<Span>& spans, SpanId id) {
-  for (const auto& s : spans)
-    if (s.span_id == id) return &s;
-  return nullptr;
-}
+const Span* Find(const std::vector<Span>& spans, SpanId id) { return testing::FindSpan(spans, id); }
 
 // Drives the registry and the linker the way SpanPipeline does.
 class AsyncTaskLinkerTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 
 #include "agent/pipeline/span_pipeline.h"
 #include "gtest/gtest.h"
+#include "tests/unit/links/link_test_spans.h"
 
 namespace weft {
 namespace {
@@ -49,11 +50,7 @@ TraceContext Context(uint8_t seed, LinkSource link) {
   return c;
 }
 
-std::string LinkSourceOf(const Span& s) {
-  for (const auto& a : s.attributes)
-    if (a.key == "weft.link.source") return std::get<std::string>(a.value);
-  return "";
-}
+using testing::LinkSourceOf;
 
 class AsyncTaskPipelineTest : public ::testing::Test {
  protected:
