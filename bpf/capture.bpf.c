@@ -76,25 +76,22 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
 
 /* Decides the context a data event carries (see trace_context.bpf.h). */
 static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
-                                           __u32 captured, __u32 tid, struct conn_state *cs) {
+                                           __u32 captured, __u32 tid, struct conn_state *cs,
+                                           const struct pending_send *pending) {
   struct weft_trace_context *ctx = &ev->context;
   if (cs && cs->event_loop_proxy) proxy_observe_io(tid, ev->conn_id);
   if (ev->direction == WEFT_DIR_INGRESS) {
     if (is_http_request_start(d, captured))
       start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
   } else {
-    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
     int decided = 0;
-    if (pending) {
-      if (pending->conn_id == ev->conn_id) {
-        *ctx = pending->ctx;
-        decided = 1;
-        /* The send tracepoint fires after the bytes went out, possibly after
-         * a peer on this node already read them: time the event at the start
-         * of the send so a callee's span never starts before its caller's. */
-        ev->header.timestamp_ns = pending->start_ns;
-      }
-      bpf_map_delete_elem(&pending_sends, &tid);
+    if (pending && pending->conn_id == ev->conn_id) {
+      *ctx = pending->ctx;
+      decided = 1;
+      /* The send tracepoint fires after the bytes went out, possibly after
+       * a peer on this node already read them: time the event at the start
+       * of the send so a callee's span never starts before its caller's. */
+      ev->header.timestamp_ns = pending->start_ns;
     }
     if (!decided && is_http_request_start(d, captured)) {
       start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
@@ -160,6 +157,11 @@ __noinline int emit_data(struct io_call *call) {
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
+  /* The send in flight on this thread, decided at tcp_sendmsg_locked; this
+   * event ends it whatever happens below. */
+  struct pending_send *pending =
+      call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
+  if (pending) pending->active = 0;
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
   /* A connection's addresses do not change: read them from the socket once. */
   if (cs && cs->tuple.family != 0) {
@@ -171,7 +173,6 @@ __noinline int emit_data(struct io_call *call) {
   if (propagate_headers && call->direction == WEFT_DIR_EGRESS) {
     /* Report the stream as the process wrote it: without the header bytes
      * propagation inserted into this send and earlier ones. */
-    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
     __u32 pushed = pending && pending->conn_id == call->conn_id ? pending->pushed : 0;
     ev->seq = call->seq - pushed - (cs ? cs->bytes_pushed : 0);
     if (cs) cs->bytes_pushed += pushed;
@@ -221,7 +222,6 @@ __noinline int emit_data(struct io_call *call) {
   }
   if (!tls && hold_first_byte(cs, call, s->data, captured)) return 0;
   if (tls) {
-    if (call->direction == WEFT_DIR_EGRESS) bpf_map_delete_elem(&pending_sends, &tid);
     if (cs && call->direction == WEFT_DIR_EGRESS) cs->bytes_sent += call->len;
     if (cs && call->direction == WEFT_DIR_INGRESS) cs->bytes_received += call->len;
     return 0;
@@ -229,7 +229,7 @@ __noinline int emit_data(struct io_call *call) {
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
   ev->captured_len = captured;
 
-  if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs);
+  if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs, pending);
   if (cs) {
     if (call->direction == WEFT_DIR_EGRESS)
       cs->bytes_sent += call->len;
@@ -249,29 +249,30 @@ static __always_inline __u64 conn_id_of(const struct sock *sk) {
 /* ---- socket tracepoint backend ------------------------------------------ */
 
 static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u8 direction) {
+  /* Reads that return nothing (EAGAIN after an event loop drained the
+   * socket: every other read of a keep-alive server) and peeks carry no
+   * bytes: leave before any map lookup. */
+  if (direction == WEFT_DIR_INGRESS && (ret <= 0 || (flags & WEFT_MSG_PEEK))) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
-  if (ret <= 0) {
-    if (direction == WEFT_DIR_EGRESS) {
-      __u32 tid = (__u32)pid_tgid;
-      bpf_map_delete_elem(&pending_sends, &tid);
-      if (propagate_headers) bpf_map_delete_elem(&propagate_sends, &tid);
-    }
+  if (ret <= 0) { /* a failed send: its decision is not the next one's */
+    __u32 tid = (__u32)pid_tgid;
+    end_pending_send(tid);
+    if (propagate_headers) bpf_map_delete_elem(&propagate_sends, &tid);
     return 0;
   }
-  if (direction == WEFT_DIR_INGRESS && (flags & WEFT_MSG_PEEK)) return 0;
-  if (!is_inet_tcp(sk)) return 0;
+  if (!is_inet_tcp_btf(sk)) return 0;
 
   struct task_struct *task = bpf_get_current_task_btf();
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
   struct io_call call = {};
-  classify_syscall(SYSCALL_NR(regs), SYSCALL_ARG0(regs), SYSCALL_ARG1(regs), SYSCALL_ARG2(regs),
-                   &call);
+  classify_syscall(SYSCALL_NR_BTF(regs), SYSCALL_ARG0_BTF(regs), SYSCALL_ARG1_BTF(regs),
+                   SYSCALL_ARG2_BTF(regs), &call);
   /* The syscall must be the one moving these bytes on this socket; anything
    * else (kernel TLS, splice, io_uring, NFS...) is reported by size. */
   if (call.kind != BUF_NONE &&
-      (call.direction != direction || sock_from_fd(task, call.fd) != sk)) {
+      (call.direction != direction || !fd_holds_sock(task, call.fd, sk))) {
     call.kind = BUF_NONE;
     call.source = WEFT_SRC_UNKNOWN;
     call.fd = -1;
@@ -314,29 +315,31 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
    * maybe wrote a traceparent); the bytes here are kernel pages. */
   struct propagate_send decision = {};
   int propagated = take_propagate_decision(tid, sk, &decision);
+  __u32 write_seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
   /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
-  if (tls_socket_io(tid, sk, conn_id, BPF_CORE_READ((const struct tcp_sock *)sk, write_seq),
-                    WEFT_DIR_EGRESS))
-    return 0;
+  if (tls_socket_io(tid, sk, conn_id, write_seq, WEFT_DIR_EGRESS)) return 0;
   struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
-  if (pending && pending->conn_id == conn_id) { /* a later chunk of this send */
+  if (pending && pending->active && pending->conn_id == conn_id) { /* a later chunk */
     if (propagated) pending->pushed += decision.pushed;
     return 0;
   }
 
-  __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
-  __u64 offset = BPF_CORE_READ(msg, msg_iter.iov_offset);
+  /* msg is a BTF pointer: plain loads (tcp_sendmsg_locked exists on >= 6.2,
+   * after ITER_UBUF). */
+  __u8 type = msg->msg_iter.iter_type;
+  __u64 offset = msg->msg_iter.iov_offset;
   const __u8 *base = 0;
   if (type == weft_iter_ubuf()) {
-    base = BPF_CORE_READ(msg, msg_iter.ubuf);
+    base = msg->msg_iter.ubuf;
   } else if (type == weft_iter_iovec()) {
-    const struct iovec *iov = BPF_CORE_READ(msg, msg_iter.__iov);
-    base = BPF_CORE_READ(iov, iov_base);
+    const struct iovec *iov = msg->msg_iter.__iov;
+    if (iov) base = iov->iov_base;
   }
   __u8 head[8] = {};
   struct pending_send p = {};
+  p.active = 1;
   p.conn_id = conn_id;
-  p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+  p.seq = write_seq;
   p.start_ns = bpf_ktime_get_ns();
   if (propagated) {
     p.pushed = decision.pushed;
@@ -352,7 +355,10 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
     read_tuple(sk, &t);
     start_client_context(&p.ctx, tid, conn_id, &t, p.seq);
   }
-  bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
+  if (pending)
+    *pending = p;
+  else
+    bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
   return 0;
 }
 

@@ -157,13 +157,17 @@ struct {
 } client_contexts SEC(".maps");
 
 /* Context decided at tcp_sendmsg_locked (before the bytes leave), handed to
- * the send's data event (key: tid). */
+ * the send's data event (key: tid). A thread's entry is kept between sends
+ * and rewritten in place (`active` says a send is in flight): an insert and
+ * a delete per send cost more than the rest of the send's programs. */
 struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
   __u32 pushed; /* bytes the sk_msg program inserted into this send */
   struct weft_trace_context ctx;
+  __u8 active;
+  __u8 _pad[7];
 };
 
 struct {
@@ -203,6 +207,18 @@ struct {
 static __always_inline void stat_add(__u32 index, __u64 n) {
   __u64 *v = bpf_map_lookup_elem(&stats, &index);
   if (v) *v += n;
+}
+
+/* The thread's send in flight, or NULL. */
+static __always_inline struct pending_send *active_pending_send(__u32 tid) {
+  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
+  return p && p->active ? p : 0;
+}
+
+/* Ends the thread's send in flight, if any (the entry stays for the next). */
+static __always_inline void end_pending_send(__u32 tid) {
+  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
+  if (p) p->active = 0;
 }
 
 static __always_inline int is_traced(__u32 tgid) {

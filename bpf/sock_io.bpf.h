@@ -48,6 +48,11 @@
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, dx)
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, r10)
+/* The same, from a BTF pointer (bpf_task_pt_regs): plain loads, no helper. */
+#define SYSCALL_NR_BTF(regs) ((regs)->orig_ax)
+#define SYSCALL_ARG0_BTF(regs) ((regs)->di)
+#define SYSCALL_ARG1_BTF(regs) ((regs)->si)
+#define SYSCALL_ARG2_BTF(regs) ((regs)->dx)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read 63
 #define NR_write 64
@@ -70,6 +75,10 @@
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, regs[1])
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[2])
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[3])
+#define SYSCALL_NR_BTF(regs) ((regs)->syscallno)
+#define SYSCALL_ARG0_BTF(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG1_BTF(regs) ((regs)->regs[1])
+#define SYSCALL_ARG2_BTF(regs) ((regs)->regs[2])
 #else
 #error "weft: unsupported architecture"
 #endif
@@ -219,6 +228,38 @@ static __always_inline int is_inet_tcp(const struct sock *sk) {
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
   if (family != WEFT_AF_INET && family != WEFT_AF_INET6) return 0;
   return weft_sk_protocol(sk) == WEFT_IPPROTO_TCP && weft_sk_type(sk) == WEFT_SOCK_STREAM;
+}
+
+/* ---- BTF pointers (tp_btf arguments, bpf_get_current_task_btf) -----------
+ * Fields behind them are read with plain loads; a BPF_CORE_READ is a helper
+ * call (bpf_probe_read_kernel) costing about as much as the rest of a
+ * filter. Only the socket tracepoint backend (kernel >= 6.3, where
+ * sk_protocol and sk_type are plain u16) uses these. */
+
+static __always_inline int is_inet_tcp_btf(const struct sock *sk) {
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != WEFT_AF_INET && family != WEFT_AF_INET6) return 0;
+  return sk->sk_protocol == WEFT_IPPROTO_TCP && sk->sk_type == WEFT_SOCK_STREAM;
+}
+
+/* Is `fd` in task's file table the file of socket `sk`? Comparing with the
+ * socket's own file (sk->sk_socket->file) needs one probe read (the fd array
+ * slot) instead of walking file -> inode -> socket -> sock. */
+static __always_inline int fd_holds_sock(struct task_struct *task, __s32 fd,
+                                         const struct sock *sk) {
+  if (fd < 0) return 0;
+  struct socket *socket = sk->sk_socket;
+  if (!socket) return 0;
+  struct file *expected = socket->file;
+  struct files_struct *files = task->files;
+  if (!files) return 0;
+  struct fdtable *fdt = files->fdt;
+  if (!fdt) return 0;
+  if ((unsigned int)fd >= fdt->max_fds) return 0;
+  struct file **fds = fdt->fd;
+  struct file *file = 0;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) return 0;
+  return file && (__u64)file == (__u64)expected;
 }
 
 static __always_inline void read_tuple(const struct sock *sk, struct weft_tuple *t) {
