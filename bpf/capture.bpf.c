@@ -98,11 +98,11 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     } else if (is_http_response_start(d, captured)) {
       /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
       go_end_server_context(ev->header.tgid, ev->conn_id);
-      struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+      struct thread_context *active = active_thread_context(tid);
       if (active && active->conn_id == ev->conn_id) {
         *ctx = active->ctx;
         ctx->starts_span = 0;
-        bpf_map_delete_elem(&thread_contexts, &tid);
+        end_thread_context(active);
       }
     }
   }

@@ -90,7 +90,8 @@ struct thread_context {
    * (nothing else happened on the thread since it was read), see
    * proxy_turn_parent in trace_context.bpf.h. */
   __u8 proxy_armed;
-  __u8 _pad[7];
+  __u8 active; /* 0: the response was written; the entry waits for the next request */
+  __u8 _pad[6];
 };
 
 struct {

@@ -200,6 +200,20 @@ static __always_inline void make_peer_key(struct peer_key *k, const struct weft_
   k->seq = seq;
 }
 
+/* The thread's active SERVER context, or NULL. A thread's entry is kept
+ * once its response is written, marked inactive: rewriting it in place for
+ * the next request costs less than an insert and a delete per request. */
+static __always_inline struct thread_context *active_thread_context(__u32 tid) {
+  struct thread_context *t = bpf_map_lookup_elem(&thread_contexts, &tid);
+  return t && t->active ? t : 0;
+}
+
+/* The thread wrote the response: its SERVER context ends. */
+static __always_inline void end_thread_context(struct thread_context *t) {
+  t->active = 0;
+  t->proxy_armed = 0;
+}
+
 /* A thread read the start of a request: decide the SERVER context and make
  * it the thread's active one. `d` holds `len` captured request bytes. */
 static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
@@ -241,7 +255,7 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
    * goroutine scheduler thread): its sends cannot be tied to one request, so
    * it gives no thread links from now on. A missing link beats a wrong one. */
   struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
-  if (previous && previous->conn_id != conn_id) {
+  if (previous && previous->active && previous->conn_id != conn_id) {
     __u8 yes = 1;
     bpf_map_update_elem(&multiplexing_threads, &tid, &yes, BPF_ANY);
   }
@@ -251,7 +265,12 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   active.ctx.starts_span = 0;
   active.conn_id = conn_id;
   active.proxy_armed = 1;
-  bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
+  active.active = 1;
+  /* The thread's entry outlives its requests: rewrite it in place. */
+  if (previous)
+    *previous = active;
+  else
+    bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
   /* Go: the context also follows the goroutine that read the request. */
   go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
 }
@@ -275,7 +294,7 @@ static __always_inline int is_event_loop_proxy(__u32 tgid) {
 
 /* The request the worker is handling, consumed: one forward per request. */
 static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context *server) {
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  struct thread_context *active = active_thread_context(tid);
   if (!active || !active->proxy_armed) return 0;
   active->proxy_armed = 0;
   *server = active->ctx;
@@ -285,7 +304,7 @@ static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context 
 /* A proxy worker moved bytes on conn_id: unless that is the connection of
  * the request it is handling, it has turned to other work. */
 static __always_inline void proxy_observe_io(__u32 tid, __u64 conn_id) {
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  struct thread_context *active = active_thread_context(tid);
   if (active && active->proxy_armed && active->conn_id != conn_id) active->proxy_armed = 0;
 }
 
@@ -305,7 +324,7 @@ static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
     *server = *opened_for;
     bpf_map_delete_elem(&proxy_connections, &conn_id);
     /* The worker may have opened it within this very turn. */
-    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    struct thread_context *active = active_thread_context(tid);
     if (active && active->proxy_armed &&
         load_u64(active->ctx.span_id) == load_u64(server->span_id))
       active->proxy_armed = 0;
@@ -330,7 +349,7 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
     /* Go: the goroutine, not the thread, says which request this is for. */
     child_of(ctx, &parent, WEFT_LINK_GOROUTINE);
   } else {
-    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    struct thread_context *active = active_thread_context(tid);
     int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
                        bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
     if (active && !multiplexing)
