@@ -116,10 +116,10 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   }
 }
 
-/* Copies the first `want` bytes of the call into the staging area, from
- * byte `at` on. Global:
- * verified once, however many times emit_data reads. */
-__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
+/* Copies the first `want` bytes of the call, from at most `segments`
+ * buffers, into the staging area from byte `at` on; returns copy_call_bytes'
+ * result. Global: verified once, however many times emit_data reads. */
+__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at, __u32 segments) {
   if (!call) return 0;
   __u32 zero = 0;
   struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -128,7 +128,7 @@ __noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
   __u64 bounded = want > WEFT_MAX_CAPTURE ? WEFT_MAX_CAPTURE : want;
   asm volatile("%0 &= %1" : "+r"(bounded) : "i"(2 * WEFT_MAX_CAPTURE - 1));
   /* at: 0, or 1 behind a held first byte (go_runtime.bpf.h). */
-  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded);
+  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded, segments);
 }
 
 /* Builds and writes one data event. Global (verified once, whatever calls
@@ -202,12 +202,20 @@ __noinline int emit_data(struct io_call *call) {
     /* Read the first bytes, look for a message head, and read the rest only
      * when the body cannot be skipped (http_head.bpf.h). */
     __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
-    captured = first > held ? (__u32)copy_to_scratch(call, first - held, held) + held : held;
+    /* The head is nearly always in the first buffer of a gathered write
+     * (writev of head and body): look there first, then, if the head did not
+     * end in it, in the first bytes of all buffers, as if read at once. */
+    __u32 probed = first > held ? (__u32)copy_to_scratch(call, first - held, held, 1) : 0;
+    captured = (probed & ~WEFT_COPY_MORE) + held;
     __u32 head = head_to_keep(s->data, captured, total, body_left);
+    if (!head && (probed & WEFT_COPY_MORE)) {
+      captured = (__u32)copy_to_scratch(call, first - held, held, WEFT_MAX_IOV) + held;
+      head = head_to_keep(s->data, captured, total, body_left);
+    }
     if (head) {
       captured = head;
     } else if (want > first && captured == first) {
-      captured = (__u32)copy_to_scratch(call, want - held, held) + held;
+      captured = (__u32)copy_to_scratch(call, want - held, held, WEFT_MAX_IOV) + held;
     }
     note_capture(ev, head, body_only, captured, total);
     if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;

@@ -157,6 +157,21 @@ struct {
   __type(value, struct weft_trace_context);
 } client_contexts SEC(".maps");
 
+/* When a CLIENT context was last published for a connection hashing to each
+ * slot (by ports: see client_context_slot). A server reading a request looks
+ * in client_contexts only when its connection's slot saw a publication
+ * recently: the lookup is a cache miss in a large table, the most expensive
+ * step of a request read, and most servers have no traced client on this
+ * node. A stale or colliding slot only costs the lookup. */
+#define WEFT_CLIENT_HINT_SLOTS 4096
+/* A request is read long before this after it was sent, or never. */
+#define WEFT_CLIENT_HINT_NS (60ULL * 1000 * 1000 * 1000)
+__u64 client_context_hints[WEFT_CLIENT_HINT_SLOTS];
+
+static __always_inline __u32 client_context_slot(__u16 sender_port, __u16 receiver_port) {
+  return ((__u32)sender_port * 0x9e37U ^ receiver_port) & (WEFT_CLIENT_HINT_SLOTS - 1);
+}
+
 /* Context decided at tcp_sendmsg_locked (before the bytes leave), handed to
  * the send's data event (key: tid). A thread's entry is kept between sends
  * and rewritten in place (`active` says a send is in flight): an insert and

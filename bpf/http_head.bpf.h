@@ -53,37 +53,59 @@ static __always_inline __s64 parse_content_length(const __u8 *d, __u32 pos, __u3
   return (__s64)value;
 }
 
-/* bpf_loop callback over the words of the staged head: at each '\n' it checks
- * for the blank line that ends the head and for the two headers that decide
- * framing. */
-static int scan_head_word(__u32 i, void *arg) {
-  struct head_scan *scan = arg;
-  __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
-  if (off >= scan->len) return 1;
+/* Words looked at per bpf_loop step: fewer callback calls per head. */
+#define WEFT_HEAD_WORDS_PER_STEP 2
+
+/* Index (0-7) of the lowest byte flagged in a mask of byte high bits: the
+ * lowest flag is bit 8j+7; shifted down to 1 << 8j, the multiply moves byte
+ * 7-j of the constant (which holds j) into the top byte. */
+static __always_inline __u32 lowest_flagged_byte(__u64 flags) {
+  __u64 lowest = flags & -flags;
+  return (__u32)(((lowest >> 7) * 0x0001020304050607ULL) >> 56);
+}
+
+/* At a '\n' at staged offset nl: does the head end here, or does a header
+ * that decides framing start on the next line? 1 when the scan is done. */
+static __always_inline int scan_head_line(struct head_scan *scan, __u32 nl) {
   const __u8 *d = scan->d;
-  __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
-  if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
-  for (int j = 0; j < 8; j++) {
-    __u32 nl = off + j;
-    if (nl >= scan->len) return 1;
-    if (d[nl] != '\n') continue;
-    __u32 next = nl + 1;
-    /* "\r\n" right after this '\n': the head ends. */
-    if (next + 1 < scan->len && d[next & (2 * WEFT_MAX_CAPTURE - 1)] == '\r' &&
-        d[(next + 1) & (2 * WEFT_MAX_CAPTURE - 1)] == '\n') {
-      scan->end = (__s32)(next + 2);
-      return 1;
-    }
-    if (next + 16 > scan->len) continue;
-    const __u8 *h = d + (next & (WEFT_MAX_CAPTURE - 1));
-    __u64 a = load_u64(h) | 0x2020202020202020ULL;
+  __u32 next = nl + 1;
+  /* "\r\n" right after this '\n': the head ends. */
+  if (next + 1 < scan->len && d[next & (2 * WEFT_MAX_CAPTURE - 1)] == '\r' &&
+      d[(next + 1) & (2 * WEFT_MAX_CAPTURE - 1)] == '\n') {
+    scan->end = (__s32)(next + 2);
+    return 1;
+  }
+  if (next + 16 > scan->len) return 0;
+  const __u8 *h = d + (next & (WEFT_MAX_CAPTURE - 1));
+  __u64 a = load_u64(h) | 0x2020202020202020ULL;
+  if (a == WEFT_STR8('c', 'o', 'n', 't', 'e', 'n', 't', '-')) {
     __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
-    if (a == WEFT_STR8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
-        (b & 0xffffffffffffffULL) == WEFT_STR8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+    if ((b & 0xffffffffffffffULL) == WEFT_STR8('l', 'e', 'n', 'g', 't', 'h', ':', 0))
       scan->length_at = (__s32)(next + 15);
-    } else if (a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
-               b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) {
-      scan->transfer_encoding = 1;
+  } else if (a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r')) {
+    __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
+    if (b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) scan->transfer_encoding = 1;
+  }
+  return 0;
+}
+
+/* bpf_loop callback over the staged head, WEFT_HEAD_WORDS_PER_STEP words a
+ * step: only the '\n' bytes a word holds are visited (a zero-byte test
+ * flags them, and rarely a byte after one: each flag is checked). */
+static int scan_head_words(__u32 step, void *arg) {
+  struct head_scan *scan = arg;
+  const __u8 *d = scan->d;
+  for (int w = 0; w < WEFT_HEAD_WORDS_PER_STEP; w++) {
+    __u32 off = ((step * WEFT_HEAD_WORDS_PER_STEP + w) * 8) & (WEFT_MAX_CAPTURE - 1);
+    if (off >= scan->len) return 1;
+    __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
+    __u64 flags = (x - WEFT_ONES) & ~x & WEFT_HIGHS;
+    for (int k = 0; k < 8 && flags; k++) {
+      __u32 nl = off + lowest_flagged_byte(flags);
+      flags &= flags - 1;
+      if (nl >= scan->len) return 1;
+      if (d[nl] != '\n') continue;
+      if (scan_head_line(scan, nl)) return 1;
     }
   }
   return 0;
@@ -96,7 +118,8 @@ static __always_inline void scan_http_head(const __u8 *d, __u32 len, struct head
   scan->len = len;
   scan->end = -1;
   scan->length_at = -1;
-  bpf_loop((len + 7) / 8, scan_head_word, scan, 0);
+  __u32 step_bytes = 8 * WEFT_HEAD_WORDS_PER_STEP;
+  bpf_loop((len + step_bytes - 1) / step_bytes, scan_head_words, scan, 0);
 }
 
 /* Bytes of the head worth capturing when the body can be skipped, setting

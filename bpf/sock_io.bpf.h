@@ -286,13 +286,19 @@ static __always_inline __u32 stream_seq_after(const struct sock *sk, __u8 direct
   return BPF_CORE_READ(tp, copied_seq) - len;
 }
 
-/* Copies up to `want` bytes spread over a user iovec array into dst.
- * Returns bytes copied. */
+/* Set in a copy's result when it stopped at its segment limit with more
+ * bytes wanted and more segments left. */
+#define WEFT_COPY_MORE (1U << 30)
+
+/* Copies up to `want` bytes spread over the first `segments` entries of a
+ * user iovec array into dst. Returns bytes copied, | WEFT_COPY_MORE when the
+ * segment limit stopped it. */
 static __always_inline __u32 copy_iovecs(__u8 *dst, const struct iovec *iov, __u64 iovcnt,
-                                         __u32 want) {
+                                         __u32 want, __u32 segments) {
   __u32 copied = 0;
   for (int i = 0; i < WEFT_MAX_IOV; i++) {
     if (i >= iovcnt || copied >= want) break;
+    if (i >= segments) return copied | WEFT_COPY_MORE;
     struct iovec v;
     if (bpf_probe_read_user(&v, sizeof(v), &iov[i])) {
       stat_add(WEFT_STAT_READ_FAULTS, 1);
@@ -324,8 +330,10 @@ static __always_inline int find_mmsg_in_flight(const struct mmsghdr *msgs, __u64
   return -1;
 }
 
-/* Copies the call's first `want` bytes into dst; returns bytes copied. */
-static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *call, __u32 want) {
+/* Copies the call's first `want` bytes, from at most `segments` buffers,
+ * into dst; returns bytes copied (see copy_iovecs). */
+static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *call, __u32 want,
+                                             __u32 segments) {
   if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
   switch (call->kind) {
     case BUF_PLAIN:
@@ -335,7 +343,7 @@ static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *ca
       }
       return want;
     case BUF_IOVEC:
-      return copy_iovecs(dst, (const struct iovec *)call->buf, call->count, want);
+      return copy_iovecs(dst, (const struct iovec *)call->buf, call->count, want, segments);
     case BUF_MSGHDR:
     case BUF_MMSGHDR: {
       const struct user_msghdr *mh = (const struct user_msghdr *)call->buf;
@@ -350,7 +358,7 @@ static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *ca
         stat_add(WEFT_STAT_READ_FAULTS, 1);
         return 0;
       }
-      return copy_iovecs(dst, h.msg_iov, h.msg_iovlen, want);
+      return copy_iovecs(dst, h.msg_iov, h.msg_iovlen, want, segments);
     }
     default:
       return 0;

@@ -184,6 +184,14 @@ static __always_inline int parse_traceparent(const __u8 *d, int pos, struct weft
   return 0;
 }
 
+/* Might a traced client on this node have published a context for bytes
+ * this side receives on connection t? (client_context_hints) */
+static __always_inline int peer_may_have_published(const struct weft_tuple *t) {
+  __u64 *hint = &client_context_hints[client_context_slot(t->remote_port, t->local_port)];
+  __u64 at = *hint;
+  return at != 0 && bpf_ktime_get_ns() - at < WEFT_CLIENT_HINT_NS;
+}
+
 static __always_inline void make_peer_key(struct peer_key *k, const struct weft_tuple *t,
                                           __u8 this_side_sends, __u32 seq) {
   if (this_side_sends) {
@@ -227,7 +235,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
      * names that client's CLIENT span: the peer-socket link it is. */
     struct peer_key key = {};
     make_peer_key(&key, t, 0, seq);
-    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    struct weft_trace_context *client =
+        peer_may_have_published(t) ? bpf_map_lookup_elem(&client_contexts, &key) : 0;
     if (client) {
       if (load_u64(client->span_id) == load_u64(ctx->parent_span_id) &&
           load_u64(client->trace_id) == load_u64(ctx->trace_id) &&
@@ -239,7 +248,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
     __builtin_memset(ctx, 0, sizeof(*ctx));
     struct peer_key key = {};
     make_peer_key(&key, t, 0, seq);
-    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    struct weft_trace_context *client =
+        peer_may_have_published(t) ? bpf_map_lookup_elem(&client_contexts, &key) : 0;
     if (client) {
       child_of(ctx, client, WEFT_LINK_PEER_SOCKET);
       bpf_map_delete_elem(&client_contexts, &key);
@@ -370,6 +380,8 @@ static __always_inline void publish_client_context(const struct weft_trace_conte
   struct weft_trace_context published = *ctx;
   published.starts_span = 0;
   bpf_map_update_elem(&client_contexts, &key, &published, BPF_ANY);
+  /* After the update: a reader that sees the hint finds the entry. */
+  client_context_hints[client_context_slot(t->local_port, t->remote_port)] = bpf_ktime_get_ns();
 }
 
 /* A thread is about to send the start of a request: decide the CLIENT
