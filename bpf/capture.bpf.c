@@ -481,19 +481,27 @@ int BPF_PROG(weft_sys_exit, struct pt_regs *regs, long ret) {
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate) {
-  if (weft_sk_protocol(sk) != WEFT_IPPROTO_TCP) return 0;
-  __u64 conn_id = conn_id_of(sk);
+  /* Three transitions matter; the others leave before touching the socket
+   * (sk is a BTF pointer: plain loads; the bitfield read also covers
+   * kernels before 5.6, where sk_protocol was a bitfield). */
+  int accepted = oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED;
+  if (newstate != WEFT_TCP_SYN_SENT && newstate != WEFT_TCP_CLOSE && !accepted) return 0;
+  __u64 pid_tgid = 0;
   if (newstate == WEFT_TCP_SYN_SENT) {
     /* connect() runs in the caller's context: only traced callers matter. */
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    pid_tgid = bpf_get_current_pid_tgid();
     if (!is_traced(pid_tgid >> 32)) return 0;
+  }
+  if (BPF_CORE_READ_BITFIELD(sk, sk_protocol) != WEFT_IPPROTO_TCP) return 0;
+  __u64 conn_id = conn_id_of(sk);
+  if (newstate == WEFT_TCP_SYN_SENT) {
     __u8 role = WEFT_ROLE_CLIENT;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
     if (trace_context_enabled && is_event_loop_proxy(pid_tgid >> 32))
       proxy_observe_connect((__u32)pid_tgid, conn_id);
     return 0;
   }
-  if (oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED) {
+  if (accepted) {
     /* Runs in softirq: the accepting process is not known yet. */
     __u8 role = WEFT_ROLE_SERVER;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
