@@ -86,12 +86,8 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   } else {
     int decided = 0;
     if (pending && pending->conn_id == ev->conn_id) {
-      *ctx = pending->ctx;
+      *ctx = pending->ctx; /* and the event is timed at the send's start (emit_data) */
       decided = 1;
-      /* The send tracepoint fires after the bytes went out, possibly after
-       * a peer on this node already read them: time the event at the start
-       * of the send so a callee's span never starts before its caller's. */
-      ev->header.timestamp_ns = pending->start_ns;
     }
     if (!decided && is_http_request_start(d, captured)) {
       start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
@@ -143,7 +139,6 @@ __noinline int emit_data(struct io_call *call) {
   __u32 tgid = call->pid_tgid >> 32;
   __u32 tid = (__u32)call->pid_tgid;
 
-  ev->header.timestamp_ns = bpf_ktime_get_ns();
   ev->header.tgid = tgid;
   ev->header.tid = tid;
   ev->header.kind = WEFT_EVENT_DATA;
@@ -162,6 +157,14 @@ __noinline int emit_data(struct io_call *call) {
   struct pending_send *pending =
       call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
   if (pending) pending->active = 0;
+  /* The send tracepoint fires after the bytes went out, possibly after a
+   * peer on this node already read them: a send decided at
+   * tcp_sendmsg_locked is timed at its start, so a callee's span never
+   * starts before its caller's. */
+  if (trace_context_enabled && pending && pending->conn_id == call->conn_id)
+    ev->header.timestamp_ns = pending->start_ns;
+  else
+    ev->header.timestamp_ns = bpf_ktime_get_ns();
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
   /* A connection's addresses do not change: read them from the socket once. */
   if (cs && cs->tuple.family != 0) {
