@@ -154,8 +154,7 @@ __noinline int emit_data(struct io_call *call) {
   struct conn_state *cs = conn_for(call->conn_id, tgid);
   /* The send in flight on this thread, decided at tcp_sendmsg_locked; this
    * event ends it whatever happens below. */
-  struct pending_send *pending =
-      call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
+  struct pending_send *pending = call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
   if (pending) pending->active = 0;
   /* The send tracepoint fires after the bytes went out, possibly after a
    * peer on this node already read them: a send decided at
@@ -282,8 +281,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
                    SYSCALL_ARG2_BTF(regs), &call);
   /* The syscall must be the one moving these bytes on this socket; anything
    * else (kernel TLS, splice, io_uring, NFS...) is reported by size. */
-  if (call.kind != BUF_NONE &&
-      (call.direction != direction || !fd_holds_sock(task, call.fd, sk))) {
+  if (call.kind != BUF_NONE && (call.direction != direction || !fd_holds_sock(task, call.fd, sk))) {
     call.kind = BUF_NONE;
     call.source = WEFT_SRC_UNKNOWN;
     call.fd = -1;
