@@ -74,34 +74,9 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   return cs;
 }
 
-/* Decides the context a data event carries (see trace_context.bpf.h). */
-static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
-                                           __u32 captured, __u32 tid, struct conn_state *cs,
-                                           const struct pending_send *pending) {
-  struct weft_trace_context *ctx = &ev->context;
-  if (cs && cs->event_loop_proxy) proxy_observe_io(tid, ev->conn_id);
-  if (ev->direction == WEFT_DIR_INGRESS) {
-    if (is_http_request_start(d, captured))
-      start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
-  } else {
-    int decided = 0;
-    if (pending && pending->conn_id == ev->conn_id) {
-      *ctx = pending->ctx; /* and the event is timed at the send's start (emit_data) */
-      decided = 1;
-    }
-    if (!decided && is_http_request_start(d, captured)) {
-      start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
-    } else if (is_http_response_start(d, captured)) {
-      /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
-      go_end_server_context(ev->header.tgid, ev->conn_id);
-      struct thread_context *active = active_thread_context(tid);
-      if (active && active->conn_id == ev->conn_id) {
-        *ctx = active->ctx;
-        ctx->starts_span = 0;
-        end_thread_context(active);
-      }
-    }
-  }
+/* The event's context once decided: a message start becomes the
+ * connection's, continuation bytes take the connection's. */
+static __always_inline void finish_context(struct weft_trace_context *ctx, struct conn_state *cs) {
   if (!cs) return;
   if (ctx->starts_span) {
     cs->ctx = *ctx;
@@ -111,6 +86,54 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     *ctx = cs->ctx;
   }
 }
+
+/* Decides the context a data event carries (see trace_context.bpf.h). */
+static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
+                                           __u32 captured, __u32 tid, struct conn_state *cs,
+                                           const struct pending_send *pending) {
+  struct weft_trace_context *ctx = &ev->context;
+  /* An event-loop proxy's I/O ends its turn unless it is on the request's
+   * own connection (proxy_observe_io). The thread's entry is looked up once
+   * per event, for that and for the decision. */
+  int proxy = cs && cs->event_loop_proxy;
+  if (ev->direction == WEFT_DIR_INGRESS) {
+    if (is_http_request_start(d, captured)) {
+      /* The thread's entry is rewritten whole: no turn to end first. */
+      struct thread_context *slot = bpf_map_lookup_elem(&thread_contexts, &tid);
+      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq, slot);
+    } else if (proxy) {
+      proxy_observe_io(tid, ev->conn_id);
+    }
+    finish_context(ctx, cs);
+    return;
+  }
+  int decided = 0;
+  if (pending && pending->conn_id == ev->conn_id) {
+    *ctx = pending->ctx; /* and the event is timed at the send's start (emit_data) */
+    decided = 1;
+  }
+  if (!decided && is_http_request_start(d, captured)) {
+    if (proxy) proxy_observe_io(tid, ev->conn_id);
+    start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
+    finish_context(ctx, cs);
+    return;
+  }
+  int response = is_http_response_start(d, captured);
+  struct thread_context *active = proxy || response ? active_thread_context(tid) : 0;
+  if (proxy && active && active->proxy_armed && active->conn_id != ev->conn_id)
+    active->proxy_armed = 0;
+  if (response) {
+    /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
+    go_end_server_context(ev->header.tgid, ev->conn_id);
+    if (active && active->conn_id == ev->conn_id) {
+      *ctx = active->ctx;
+      ctx->starts_span = 0;
+      end_thread_context(active);
+    }
+  }
+  finish_context(ctx, cs);
+}
+
 
 /* Copies the first `want` bytes of the call, from at most `segments`
  * buffers, into the staging area from byte `at` on; returns copy_call_bytes'

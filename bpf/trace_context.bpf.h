@@ -223,10 +223,13 @@ static __always_inline void end_thread_context(struct thread_context *t) {
 }
 
 /* A thread read the start of a request: decide the SERVER context and make
- * it the thread's active one. `d` holds `len` captured request bytes. */
-static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
-                                                 __u64 conn_id, const __u8 *d, __u32 len,
-                                                 const struct weft_tuple *t, __u32 seq) {
+ * it the thread's active one. `d` holds `len` captured request bytes;
+ * `previous` is the thread's thread_contexts entry, active or not (NULL: it
+ * has none yet), which the caller looked up. */
+static __always_inline void start_server_context_in(struct weft_trace_context *ctx, __u32 tid,
+                                                    __u64 conn_id, const __u8 *d, __u32 len,
+                                                    const struct weft_tuple *t, __u32 seq,
+                                                    struct thread_context *previous) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   int pos = find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
@@ -264,7 +267,6 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
    * connection is still unanswered interleaves requests (an event loop, a
    * goroutine scheduler thread): its sends cannot be tied to one request, so
    * it gives no thread links from now on. A missing link beats a wrong one. */
-  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
   if (previous && previous->active && previous->conn_id != conn_id) {
     __u8 yes = 1;
     bpf_map_update_elem(&multiplexing_threads, &tid, &yes, BPF_ANY);
@@ -283,6 +285,13 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
     bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
   /* Go: the context also follows the goroutine that read the request. */
   go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
+}
+
+static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
+                                                 __u64 conn_id, const __u8 *d, __u32 len,
+                                                 const struct weft_tuple *t, __u32 seq) {
+  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
+  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, previous);
 }
 
 /* ---- event-loop proxies (nginx) -------------------------------------------
