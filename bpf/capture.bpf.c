@@ -90,7 +90,7 @@ static __always_inline void finish_context(struct weft_trace_context *ctx, struc
 /* Decides the context a data event carries (see trace_context.bpf.h). */
 static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
                                            __u32 captured, __u32 tid, struct conn_state *cs,
-                                           const struct pending_send *pending) {
+                                           const struct pending_send *pending, int traceparent) {
   struct weft_trace_context *ctx = &ev->context;
   /* An event-loop proxy's I/O ends its turn unless it is on the request's
    * own connection (proxy_observe_io). The thread's entry is looked up once
@@ -100,7 +100,8 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
     if (is_http_request_start(d, captured)) {
       /* The thread's entry is rewritten whole: no turn to end first. */
       struct thread_context *slot = bpf_map_lookup_elem(&thread_contexts, &tid);
-      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq, slot);
+      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq, slot,
+                              traceparent);
     } else if (proxy) {
       proxy_observe_io(tid, ev->conn_id);
     }
@@ -173,6 +174,7 @@ __noinline int emit_data(struct io_call *call) {
   ev->source = call->source;
   ev->flags = 0;
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
+  s->scanned_head_end = -1;
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
   /* The send in flight on this thread, decided at tcp_sendmsg_locked; this
@@ -262,7 +264,9 @@ __noinline int emit_data(struct io_call *call) {
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
   ev->captured_len = captured;
 
-  if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs, pending);
+  if (trace_context_enabled)
+    assign_context(ev, s->data, captured, tid, cs, pending,
+                   traceparent_from_head_scan(s, captured));
   if (cs) {
     if (call->direction == WEFT_DIR_EGRESS)
       cs->bytes_sent += call->len;

@@ -211,6 +211,12 @@ struct {
 struct capture_scratch {
   struct weft_data_event ev;
   __u8 data[2 * WEFT_MAX_CAPTURE];
+  /* What the head scan (http_head.bpf.h) saw of the staged message start,
+   * so the traceparent lookup does not scan the same bytes again:
+   * the offset past the head, or -1 (not scanned, or no end seen); */
+  __s32 scanned_head_end;
+  /* the '\n' before the first traceparent header in the head, or -1. */
+  __s32 scanned_traceparent;
 };
 
 struct {

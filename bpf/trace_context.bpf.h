@@ -225,13 +225,16 @@ static __always_inline void end_thread_context(struct thread_context *t) {
 /* A thread read the start of a request: decide the SERVER context and make
  * it the thread's active one. `d` holds `len` captured request bytes;
  * `previous` is the thread's thread_contexts entry, active or not (NULL: it
- * has none yet), which the caller looked up. */
+ * has none yet), which the caller looked up; `traceparent` the offset of a
+ * traceparent value when the caller's head scan found it (-1: none), or
+ * below -1 to look for it here. */
 static __always_inline void start_server_context_in(struct weft_trace_context *ctx, __u32 tid,
                                                     __u64 conn_id, const __u8 *d, __u32 len,
                                                     const struct weft_tuple *t, __u32 seq,
-                                                    struct thread_context *previous) {
+                                                    struct thread_context *previous,
+                                                    int traceparent) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  int pos = find_traceparent(d, len);
+  int pos = traceparent >= -1 ? traceparent : find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
     ctx->link_source = WEFT_LINK_TRACEPARENT;
     /* The header weft's propagation wrote for a traced client on this node
@@ -291,7 +294,7 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
                                                  __u64 conn_id, const __u8 *d, __u32 len,
                                                  const struct weft_tuple *t, __u32 seq) {
   struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
-  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, previous);
+  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, previous, -2);
 }
 
 /* ---- event-loop proxies (nginx) -------------------------------------------
