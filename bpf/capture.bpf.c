@@ -44,6 +44,8 @@ static __always_inline __u64 wakeup_flags(void) {
   return pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+#include "py_async.bpf.h"
+
 /* Writes the staged data event and its `captured` bytes to the ring buffer,
  * counting it as written or lost. */
 static __always_inline void output_staged_event(struct capture_scratch *s, __u32 captured) {
@@ -267,6 +269,11 @@ __noinline int emit_data(struct io_call *call) {
   if (trace_context_enabled)
     assign_context(ev, s->data, captured, tid, cs, pending,
                    traceparent_from_head_scan(s, captured));
+  /* Which asyncio task sent a request or an answer (py_async.bpf.h). */
+  ev->async_context = call->direction == WEFT_DIR_EGRESS &&
+                              (ev->context.starts_span || ev->role == WEFT_ROLE_SERVER)
+                          ? py_current_context(tgid, tid)
+                          : 0;
   if (cs) {
     if (call->direction == WEFT_DIR_EGRESS)
       cs->bytes_sent += call->len;
@@ -617,6 +624,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
   bpf_map_delete_elem(&go_processes, &tgid);
+  bpf_map_delete_elem(&py_processes, &tgid);
   bpf_map_delete_elem(&event_loop_proxies, &tgid);
   emit_process_event(WEFT_EVENT_PROCESS_EXIT, tgid, tid, 0, BPF_CORE_READ(task, exit_code) >> 8);
   return 0;

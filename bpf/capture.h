@@ -25,6 +25,7 @@ enum weft_event_kind {
   WEFT_EVENT_CLOSE = 2,        /* a traced connection reached TCP_CLOSE */
   WEFT_EVENT_PROCESS_FORK = 3, /* a traced process forked a child process */
   WEFT_EVENT_PROCESS_EXIT = 4, /* a traced process exited */
+  WEFT_EVENT_ASYNC_CONTEXT = 5, /* a Python context was copied (py_async.h) */
 };
 
 enum weft_direction {
@@ -132,6 +133,9 @@ struct weft_data_event {
   __u32 _pad;
   struct weft_tuple tuple;
   struct weft_trace_context context;
+  /* Egress of a CPython process weft reads asyncio contexts in: address of
+   * the sending thread's current contextvars.Context (py_async.h); else 0. */
+  __u64 async_context;
   __u8 data[]; /* captured_len bytes */
 };
 

@@ -80,6 +80,7 @@ __noinline int emit_ssl_data(struct ssl_call *call, __u64 pid_tgid, __u32 len) {
   struct weft_data_event *ev = &s->ev;
   __u32 tgid = pid_tgid >> 32;
   __u32 tid = (__u32)pid_tgid;
+  ev->async_context = 0; /* asyncio over TLS uses memory BIOs: not attributed */
 
   if (call->conn_id) {
     ev->conn_id = call->conn_id;

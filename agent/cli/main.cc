@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   run_cmd->add_flag(
       "--no-go-probes", [&](int64_t) { run.go_probes = false; },
       "no uprobes in Go programs (their in-process parent links are then absent)");
+  run_cmd->add_flag(
+      "--no-python-probes", [&](int64_t) { run.python_probes = false; },
+      "no uretprobe in traced CPython programs (asyncio calls then get no in-process parent)");
 
   bool check_json = false;
   auto* check_cmd = app.add_subcommand(

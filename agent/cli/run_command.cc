@@ -19,6 +19,7 @@
 #include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/go_probes.h"
 #include "agent/probes/kernel_fs.h"
+#include "agent/probes/py_async_probes.h"
 #include "agent/probes/tls_probes.h"
 #include "agent/resources/resource_cache.h"
 #include "bpf/propagate.h"
@@ -111,6 +112,15 @@ void LogPipelineStats(const SpanPipeline& pipeline, const SpanExporter& exporter
         "handoff: {} pool-thread calls, {} linked to the request their thread answered, {} "
         "exported unlinked ({} released early: too many held); {} spans delayed",
         h.orphan_calls, h.linked, h.released, h.held_overflows, h.spans_delayed);
+  }
+  if (const auto& a = p.async_task; a.calls || a.answers_from_older_context) {
+    spdlog::info(
+        "async-task: {} asyncio calls held, {} linked to the request whose task sent them, {} "
+        "exported unlinked ({} released early: too many held); {} spans delayed; {} answers "
+        "from a context older than their request; {} contexts forgotten by the per-process cap ({} "
+        "still current)",
+        a.calls, a.linked, a.released, a.held_overflows, a.spans_delayed,
+        a.answers_from_older_context, p.async_contexts.evicted, p.async_contexts.evicted_current);
   }
   spdlog::info("export: {} exported, {} dropped (queue full), {} failed, {} rejected, {} retries{}",
                e.spans_exported, e.spans_dropped, e.spans_failed, e.spans_rejected, e.retries,
@@ -268,6 +278,11 @@ int RunAgent(const RunOptions& run_options) {
   // executable), rescanned like TLS for processes that start or exec later.
   auto go = std::make_unique<GoProbes>(**probes);
   if (options.go_probes && options.capture.trace_context) go->Rescan();
+  // CPython: which asyncio task sent each request and answer, for processes
+  // running an interpreter whose layout weft knows.
+  auto python = std::make_unique<PyAsyncProbes>(**probes);
+  const bool python_probes = options.python_probes && options.capture.trace_context;
+  if (python_probes) python->Rescan();
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   if (const auto* propagation = (*probes)->propagation()) {
@@ -310,6 +325,7 @@ int RunAgent(const RunOptions& run_options) {
     if (now >= next_tls_scan) {
       tls->Rescan();
       if (options.go_probes && options.capture.trace_context) go->Rescan();
+      if (python_probes) python->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&
@@ -354,6 +370,7 @@ int RunAgent(const RunOptions& run_options) {
   if (const auto* propagation = (*probes)->propagation()) LogPropagationStats(propagation->Stats());
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
   go->StartDetach();
+  python->StartDetach();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();

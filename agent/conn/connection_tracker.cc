@@ -39,7 +39,7 @@ void ConnectionTracker::Remove(ConnectionList::iterator it) {
   lru_.erase(it);
 }
 
-void ConnectionTracker::OnData(const DataEvent& event) {
+void ConnectionTracker::OnData(const DataEvent& event, uint64_t async_task) {
   ++stats_.data_events;
   stats_.stream_bytes += event.total_len;
   stats_.captured_bytes += event.data.size();
@@ -58,7 +58,7 @@ void ConnectionTracker::OnData(const DataEvent& event) {
   StreamPosition& position = event.direction == Direction::kEgress ? conn.egress : conn.ingress;
   Placement placed = position.Place(event);
   stats_.overlap_bytes += placed.overlap;
-  http1::SegmentMeta meta{event.timestamp_ns, event.tid, &event.context, false};
+  http1::SegmentMeta meta{event.timestamp_ns, event.tid, &event.context, false, async_task};
   if (placed.gap_before > 0) conn.http.OnGap(event.direction, placed.gap_before, meta);
   if (!placed.data.empty()) {
     meta.at_event_start = placed.data_at_event_start;

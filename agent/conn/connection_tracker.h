@@ -54,7 +54,9 @@ class ConnectionTracker {
   ConnectionTracker(const ConnectionTracker&) = delete;
   ConnectionTracker& operator=(const ConnectionTracker&) = delete;
 
-  void OnData(const DataEvent& event);
+  // `async_task`: the sender's asyncio context generation (AsyncContextRegistry),
+  // carried into the messages the event starts like its thread.
+  void OnData(const DataEvent& event, uint64_t async_task = 0);
   void OnClose(const CloseEvent& event);
   // Ends every connection of `tgid`: waiting requests become exchanges with
   // error process_exited, ending at `timestamp_ns` (0: their last activity).

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "bpf/capture.h"
+#include "bpf/py_async.h"
 
 namespace weft {
 
@@ -135,6 +136,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       ev.body_skipped = raw.flags & WEFT_DATA_BODY_SKIPPED;
       ev.tuple = DecodeTuple(raw.tuple);
       ev.context = DecodeContext(raw.context);
+      ev.async_context = raw.async_context;
       ev.data = record.substr(sizeof(weft_data_event), raw.captured_len);
       return ev;
     }
@@ -169,6 +171,19 @@ absl::StatusOr<Event> DecodeEvent(std::string_view record) {
       ev.tid = header.tid;
       ev.parent_tgid = raw.parent_tgid;
       ev.exit_code = raw.exit_code;
+      return ev;
+    }
+    case WEFT_EVENT_ASYNC_CONTEXT: {
+      if (record.size() < sizeof(weft_async_context_event)) {
+        return absl::InvalidArgumentError("async context event record is truncated");
+      }
+      auto raw = Load<weft_async_context_event>(record);
+      AsyncContextEvent ev;
+      ev.timestamp_ns = header.timestamp_ns;
+      ev.tgid = header.tgid;
+      ev.tid = header.tid;
+      ev.parent = raw.parent;
+      ev.child = raw.child;
       return ev;
     }
     default:

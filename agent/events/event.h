@@ -95,6 +95,9 @@ struct DataEvent {
   bool tls = false;  // plaintext of a TLS connection; seq is the plaintext offset
   Tuple tuple;
   TraceContext context;
+  // Egress of a CPython process whose asyncio contexts weft reads: address of
+  // the sending thread's current contextvars.Context (bpf/py_async.h); else 0.
+  uint64_t async_context = 0;
   std::string_view data;
 };
 
@@ -120,7 +123,18 @@ struct ProcessEvent {
   int32_t exit_code = 0;
 };
 
-using Event = std::variant<DataEvent, CloseEvent, ProcessEvent>;
+// A CPython thread copied its current contextvars.Context (`parent`) into a
+// new one (`child`), e.g. for a new asyncio task. Addresses; CPython reuses
+// freed contexts, so `child` names a new context from this event on.
+struct AsyncContextEvent {
+  uint64_t timestamp_ns = 0;
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  uint64_t parent = 0;
+  uint64_t child = 0;
+};
+
+using Event = std::variant<DataEvent, CloseEvent, ProcessEvent, AsyncContextEvent>;
 
 // Decodes one ring-buffer record. Malformed records (short, unknown kind,
 // captured_len beyond the record) are an error, never a crash.

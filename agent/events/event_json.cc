@@ -72,6 +72,7 @@ std::string EventToJson(const Event& event, int64_t offset) {
          {"size_only", d->size_only},
          {"tuple", TupleJson(d->tuple)},
          {"context", ContextJson(d->context)},
+         {"async_context", d->async_context},
          {"data", BytesAsLatin1(d->data)}};
   } else if (const auto* c = std::get_if<CloseEvent>(&event)) {
     j = {{"type", "close"},
@@ -90,6 +91,13 @@ std::string EventToJson(const Event& event, int64_t offset) {
          {"tid", p->tid},
          {"parent_tgid", p->parent_tgid},
          {"exit_code", p->exit_code}};
+  } else if (const auto* a = std::get_if<AsyncContextEvent>(&event)) {
+    j = {{"type", "async_context"},
+         {"time_unix_nano", static_cast<int64_t>(a->timestamp_ns) + offset},
+         {"tgid", a->tgid},
+         {"tid", a->tid},
+         {"parent", a->parent},
+         {"child", a->child}};
   }
   return j.dump(-1, ' ', /*ensure_ascii=*/true);
 }

@@ -1,30 +1,39 @@
 #include "agent/links/handoff_linker.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace weft {
 namespace {
 
-void MarkHandoff(Span& call, const Span& server) {
+void MarkLinked(Span& call, const Span& server, const char* link_source) {
   call.parent_span_id = server.span_id;
   call.trace_flags = server.trace_flags;
   call.trace_state = server.trace_state;
   for (auto& attribute : call.attributes) {
-    if (attribute.key == "weft.link.source") attribute.value = std::string("handoff");
+    if (attribute.key == "weft.link.source") attribute.value = std::string(link_source);
   }
 }
 
 }  // namespace
 
+bool HandoffLinker::Hold(const TraceId& trace, HeldBy rule, uint64_t now_ns) {
+  now_ns_ = std::max(now_ns_, now_ns);
+  auto [it, inserted] = undecided_.try_emplace(trace);
+  if (inserted) {
+    it->second.registered_ns = now_ns;
+    undecided_order_.emplace_back(now_ns, trace);
+  }
+  if (it->second.held_by & rule) return false;
+  it->second.held_by |= rule;
+  return true;
+}
+
 void HandoffLinker::OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid,
                                          uint64_t now_ns) {
   if (!options_.enabled || !pool_processes_.contains(tgid)) return;
-  now_ns_ = std::max(now_ns_, now_ns);
-  auto [it, inserted] = undecided_.try_emplace(trace);
-  if (!inserted) return;
-  it->second.registered_ns = now_ns;
+  if (!Hold(trace, kByThread, now_ns)) return;
   by_worker_[WorkerKey{tgid, tid}].push_back(trace);
-  undecided_order_.emplace_back(now_ns, trace);
   ++stats_.orphan_calls;
 }
 
@@ -43,6 +52,9 @@ void HandoffLinker::Add(Span span, const SpanFacts& facts, std::vector<Span>* re
     pool_processes_.insert(facts.tgid);
     OnAnswer(span, facts, ready);
   }
+  if (span.kind == SpanKind::kServer && facts.response_task != 0 && options_.async_tasks) {
+    OnTaskAnswer(span, facts, ready);
+  }
   auto it = undecided_.find(span.trace_id);
   if (it == undecided_.end()) {
     ready->push_back(std::move(span));
@@ -55,9 +67,15 @@ void HandoffLinker::Add(Span span, const SpanFacts& facts, std::vector<Span>* re
     u.call_start_ns = facts.request_start_ns;
     u.call_end_ns = facts.end_ns;
   }
+  const bool call_arrived = u.call_built && u.call_span_id == span.span_id;
+  const TraceId trace = span.trace_id;
   u.spans.push_back(std::move(span));
   ++held_spans_;
-  ++stats_.spans_delayed;
+  if (u.held_by & kByThread) ++stats_.spans_delayed;
+  if (u.held_by & kByTask) ++async_stats_.spans_delayed;
+  // Its task may have answered already (the kernel reported the callee's
+  // answer after the caller's own, say): decide it now.
+  if (call_arrived && (u.held_by & kByTask)) DecideLateTaskCall(trace, ready);
   ReleaseOldestWhileOverfull(ready);
 }
 
@@ -84,20 +102,27 @@ void HandoffLinker::OnAnswer(const Span& server, const SpanFacts& facts, std::ve
     }
     if (facts.response_start_ns != 0 && u.call_end_ns > facts.response_start_ns) break;
     calls.pop_front();
-    Link(trace, server, ready);
+    Link(trace, server, kByThread, ready);
   }
   if (calls.empty()) by_worker_.erase(worker);
 }
 
-void HandoffLinker::Link(const TraceId& call_trace, const Span& server, std::vector<Span>* ready) {
+void HandoffLinker::Link(const TraceId& call_trace, const Span& server, HeldBy rule,
+                         std::vector<Span>* ready) {
   auto node = undecided_.extract(call_trace);
   Undecided& u = node.mapped();
+  const char* link_source = rule == kByThread ? "handoff" : "async-task";
   for (Span& span : u.spans) {
     span.trace_id = server.trace_id;
-    if (span.span_id == u.call_span_id) MarkHandoff(span, server);
+    if (span.span_id == u.call_span_id) MarkLinked(span, server, link_source);
   }
   held_spans_ -= u.spans.size();
-  ++stats_.linked;
+  // Each rule that held the call counts it once: linked by one, exported
+  // unlinked as far as the other is concerned.
+  if (rule == kByThread) ++stats_.linked;
+  if (rule == kByTask) ++async_stats_.linked;
+  if (rule != kByThread && (u.held_by & kByThread)) ++stats_.released;
+  if (rule != kByTask && (u.held_by & kByTask)) ++async_stats_.released;
   moved_[call_trace] = server.trace_id;
   moved_order_.emplace_back(now_ns_, call_trace);
   // The answered request may itself be undecided (a pool calling a pool).
@@ -113,7 +138,8 @@ void HandoffLinker::Release(const TraceId& trace, std::vector<Span>* ready) {
   auto node = undecided_.extract(trace);
   if (node.empty()) return;
   held_spans_ -= node.mapped().spans.size();
-  ++stats_.released;
+  if (node.mapped().held_by & kByThread) ++stats_.released;
+  if (node.mapped().held_by & kByTask) ++async_stats_.released;
   for (Span& span : node.mapped().spans) ready->push_back(std::move(span));
 }
 
@@ -121,8 +147,10 @@ void HandoffLinker::ReleaseOldestWhileOverfull(std::vector<Span>* ready) {
   while (held_spans_ > options_.max_held_spans && !undecided_order_.empty()) {
     TraceId oldest = undecided_order_.front().second;
     undecided_order_.pop_front();
-    if (!undecided_.contains(oldest)) continue;
-    ++stats_.held_overflows;
+    auto it = undecided_.find(oldest);
+    if (it == undecided_.end()) continue;
+    if (it->second.held_by & kByThread) ++stats_.held_overflows;
+    if (it->second.held_by & kByTask) ++async_stats_.held_overflows;
     Release(oldest, ready);
   }
 }
@@ -139,12 +167,22 @@ void HandoffLinker::Expire(uint64_t now_ns, std::vector<Span>* ready) {
     moved_.erase(moved_order_.front().second);
     moved_order_.pop_front();
   }
-  // Worker queues only hold ids; drop the ones whose trace is gone.
-  for (auto it = by_worker_.begin(); it != by_worker_.end();) {
+  while (!answered_order_.empty() && answered_order_.front().first + options_.hold_ns <= now_ns_) {
+    answered_tasks_.erase(answered_order_.front().second);
+    answered_order_.pop_front();
+  }
+  // Worker and task queues only hold ids; drop the ones whose trace is gone.
+  DropDecidedHeads(by_worker_);
+  DropDecidedHeads(by_task_);
+}
+
+template <typename Key>
+void HandoffLinker::DropDecidedHeads(absl::flat_hash_map<Key, std::deque<TraceId>>& queues) {
+  for (auto it = queues.begin(); it != queues.end();) {
     auto& calls = it->second;
     while (!calls.empty() && !undecided_.contains(calls.front())) calls.pop_front();
     if (calls.empty()) {
-      by_worker_.erase(it++);
+      queues.erase(it++);
     } else {
       ++it;
     }
@@ -158,6 +196,9 @@ void HandoffLinker::Flush(std::vector<Span>* ready) {
     Release(trace, ready);
   }
   by_worker_.clear();
+  by_task_.clear();
+  answered_tasks_.clear();
+  answered_order_.clear();
 }
 
 }  // namespace weft

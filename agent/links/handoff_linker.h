@@ -15,10 +15,19 @@
 // time (every pool server measured does; docs/parent-links.md says when it
 // would be wrong). Spans are delayed, never dropped: what is not linked
 // within `hold_ns` is exported as it was.
+//
+// The same hold decides asyncio calls ("async-task"): a call sent from an
+// asyncio context (a generation, async_contexts.h) is held under that context
+// and its ancestors; when a SERVER request's response is written from a
+// context created after the request was read, that context is the request's
+// own task, and the calls held under it that lie inside the request's
+// lifetime move under the request. A context older than the request (the
+// connection's or the loop's) may serve several requests: it decides nothing.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,6 +42,10 @@ struct HandoffOptions {
   uint64_t hold_ns = 10'000'000'000;
   // Spans held at most (the oldest traces are released first beyond this).
   size_t max_held_spans = 65536;
+  // Link asyncio calls to the request whose task (or a task it created) sent them.
+  bool async_tasks = true;
+  // Ancestors of a call's context it is held under (child tasks of child tasks...).
+  int max_task_ancestors = 8;
 };
 
 // What the linker needs to know about a span beyond the span itself
@@ -44,7 +57,11 @@ struct SpanFacts {
   uint64_t request_start_ns = 0;
   uint64_t response_start_ns = 0;  // 0: no response
   uint64_t end_ns = 0;
-  bool orphan_client = false;  // CLIENT span whose thread had no context (link source none)
+  bool orphan_client = false;  // CLIENT span the kernel gave no parent (none / ambiguous)
+  // Asyncio context generation that sent the response's first byte (0: unknown),
+  // and when weft saw it created (0: it did not).
+  uint64_t response_task = 0;
+  uint64_t response_task_created_ns = 0;
 };
 
 struct HandoffStats {
@@ -53,6 +70,17 @@ struct HandoffStats {
   uint64_t released = 0;        // of those, exported unlinked (no evidence, timeout, overflow)
   uint64_t spans_delayed = 0;   // spans held while their trace was undecided
   uint64_t held_overflows = 0;  // traces released early because too many spans were held
+};
+
+struct AsyncTaskStats {
+  uint64_t calls = 0;           // asyncio calls with no kernel parent held under their contexts
+  uint64_t linked = 0;          // of those, linked to the request whose task sent them
+  uint64_t released = 0;        // of those, exported unlinked (no evidence, timeout, overflow)
+  uint64_t spans_delayed = 0;   // spans held while their trace was undecided
+  uint64_t held_overflows = 0;  // traces released early because too many spans were held
+  // Responses sent from a context created before their request was read (or
+  // never seen created): proof of nothing, so nothing was linked by them.
+  uint64_t answers_from_older_context = 0;
 };
 
 class HandoffLinker {
@@ -64,6 +92,17 @@ class HandoffLinker {
   // pool), its trace stays undecided until the thread answers a request or
   // the hold expires. Elsewhere (a plain client) nothing is held.
   void OnOrphanRequestStart(const TraceId& trace, uint32_t tgid, uint32_t tid, uint64_t now_ns);
+  // A process read the first byte of a request: it serves, so its asyncio
+  // calls may be made for one. Calls of a process that never did (a client
+  // script) are not held: no answer could ever decide them.
+  void OnServerRequestStart(uint32_t tgid);
+  void OnProcessExit(uint32_t tgid);
+  // The first byte of a CLIENT request the kernel gave no parent, sent from
+  // an asyncio context: `lineage` is its generation and its tracked
+  // ancestors (AsyncContextRegistry::TrackedLineage). Held until a request
+  // answered from one of them decides it, or the hold expires.
+  void OnAsyncRequestStart(const TraceId& trace, uint32_t tgid, std::span<const uint64_t> lineage,
+                           uint64_t now_ns);
 
   // Takes a built span; appends to `ready` whatever may be exported now.
   void Add(Span span, const SpanFacts& facts, std::vector<Span>* ready);
@@ -73,16 +112,28 @@ class HandoffLinker {
   void Flush(std::vector<Span>* ready);
 
   const HandoffStats& stats() const { return stats_; }
+  const AsyncTaskStats& async_stats() const { return async_stats_; }
   size_t held_spans() const { return held_spans_; }
 
  private:
+  // Which rules hold a trace (both may: a pool thread running asyncio code).
+  enum HeldBy : uint8_t { kByThread = 1, kByTask = 2 };
   struct Undecided {
     uint64_t registered_ns = 0;
+    uint8_t held_by = 0;
     bool call_built = false;  // the orphan CLIENT span itself has arrived
     SpanId call_span_id{};
     uint64_t call_start_ns = 0;
     uint64_t call_end_ns = 0;
+    std::vector<uint64_t> task_lineage;  // generations it is held under (async-task)
     std::vector<Span> spans;
+  };
+  // A request answered by its own task, kept while calls of that task are
+  // still open (their spans are built after the answer's).
+  struct TaskAnswer {
+    Span request;  // ids, flags and trace state of the SERVER span only
+    uint64_t request_start_ns = 0;
+    uint64_t response_start_ns = 0;
   };
   struct WorkerKey {
     uint32_t tgid;
@@ -94,17 +145,34 @@ class HandoffLinker {
     }
   };
 
+  // Starts holding `trace` for `rule`; false when that rule holds it already.
+  bool Hold(const TraceId& trace, HeldBy rule, uint64_t now_ns);
   void OnAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
-  void Link(const TraceId& call_trace, const Span& server, std::vector<Span>* ready);
+  void OnTaskAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
+  // Links or releases a held asyncio call; false while its span is not built.
+  bool DecideTaskCall(const TraceId& trace, const TaskAnswer& answer, std::vector<Span>* ready);
+  void DecideLateTaskCall(const TraceId& trace, std::vector<Span>* ready);
+  void ReleaseCallsOfOlderContext(const SpanFacts& facts, std::vector<Span>* ready);
+  void Link(const TraceId& call_trace, const Span& server, HeldBy rule, std::vector<Span>* ready);
   void Release(const TraceId& trace, std::vector<Span>* ready);
   void ReleaseOldestWhileOverfull(std::vector<Span>* ready);
+  template <typename Key>
+  void DropDecidedHeads(absl::flat_hash_map<Key, std::deque<TraceId>>& queues);
 
   HandoffOptions options_;
   // Processes seen answering a request on another thread than its reader.
   absl::flat_hash_set<uint32_t> pool_processes_;
+  // Processes seen reading a request (asyncio calls are held only there).
+  absl::flat_hash_set<uint32_t> serving_processes_;
   absl::flat_hash_map<TraceId, Undecided> undecided_;
   // Undecided traces per pool thread, oldest first.
   absl::flat_hash_map<WorkerKey, std::deque<TraceId>> by_worker_;
+  // Undecided asyncio calls per context generation (ids are unique across
+  // processes), oldest first; a call is listed under its ancestors too.
+  absl::flat_hash_map<uint64_t, std::deque<TraceId>> by_task_;
+  // Generations that answered their request with calls still open, and when.
+  absl::flat_hash_map<uint64_t, TaskAnswer> answered_tasks_;
+  std::deque<std::pair<uint64_t, uint64_t>> answered_order_;
   // Traces already moved into another: spans of theirs that arrive late
   // follow (expire after hold_ns).
   absl::flat_hash_map<TraceId, TraceId> moved_;
@@ -114,6 +182,7 @@ class HandoffLinker {
   uint64_t now_ns_ = 0;
   size_t held_spans_ = 0;
   HandoffStats stats_;
+  AsyncTaskStats async_stats_;
 };
 
 }  // namespace weft

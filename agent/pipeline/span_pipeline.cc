@@ -12,23 +12,45 @@ SpanPipeline::SpanPipeline(PipelineOptions options, SpanExporter* exporter,
       clock_offset_(monotonic_to_unix_ns),
       tracker_(options_.tracker,
                [this](const http1::HttpExchange& exchange) { OnExchange(exchange); }),
-      linker_(options_.handoff) {}
+      linker_(options_.handoff),
+      async_contexts_(options_.async_contexts) {}
+
+void SpanPipeline::OnData(const DataEvent& data) {
+  // Name the process while it is alive: a short-lived one (a forked
+  // worker, a crash) may be gone by the time its span is built.
+  if (known_processes_.insert(data.tgid).second) {
+    resources_->Get(static_cast<int>(data.tgid));
+  }
+  // The address names a context only until it is reused: translate it now.
+  const uint64_t async_task = async_contexts_.Current(data.tgid, data.async_context);
+  const TraceContext& context = data.context;
+  if (data.direction == Direction::kEgress && context.starts_span && context.valid()) {
+    // A call sent by a pool thread with no context: its parent is decided
+    // when the thread answers a request (handoff_linker.h).
+    if (context.link_source == LinkSource::kNone) {
+      linker_.OnOrphanRequestStart(context.trace_id, data.tgid, data.tid, data.timestamp_ns);
+    }
+    // A call from an asyncio task: decided when the task that answers its
+    // request is known to be that request's own.
+    if (async_task != 0 && (context.link_source == LinkSource::kNone ||
+                            context.link_source == LinkSource::kAmbiguous)) {
+      lineage_scratch_.clear();
+      async_contexts_.TrackedLineage(async_task, options_.handoff.max_task_ancestors,
+                                     &lineage_scratch_);
+      linker_.OnAsyncRequestStart(context.trace_id, data.tgid, lineage_scratch_, data.timestamp_ns);
+    }
+  }
+  if (data.direction == Direction::kIngress && context.starts_span) {
+    linker_.OnServerRequestStart(data.tgid);
+  }
+  tracker_.OnData(data, async_task);
+}
 
 void SpanPipeline::OnEvent(const Event& event) {
   if (const auto* data = std::get_if<DataEvent>(&event)) {
-    // Name the process while it is alive: a short-lived one (a forked
-    // worker, a crash) may be gone by the time its span is built.
-    if (known_processes_.insert(data->tgid).second) {
-      resources_->Get(static_cast<int>(data->tgid));
-    }
-    // A call sent by a pool thread with no context: its parent is decided
-    // when the thread answers a request (handoff_linker.h).
-    if (data->direction == Direction::kEgress && data->context.starts_span &&
-        data->context.link_source == LinkSource::kNone && data->context.valid()) {
-      linker_.OnOrphanRequestStart(data->context.trace_id, data->tgid, data->tid,
-                                   data->timestamp_ns);
-    }
-    tracker_.OnData(*data);
+    OnData(*data);
+  } else if (const auto* copy = std::get_if<AsyncContextEvent>(&event)) {
+    async_contexts_.OnCopy(*copy);
   } else if (const auto* close = std::get_if<CloseEvent>(&event)) {
     tracker_.OnClose(*close);
   } else if (const auto* process = std::get_if<ProcessEvent>(&event)) {
@@ -41,6 +63,8 @@ void SpanPipeline::OnEvent(const Event& event) {
       // resource already: it can go now.
       resources_->Forget(static_cast<int>(process->tgid));
       known_processes_.erase(process->tgid);
+      async_contexts_.ForgetProcess(process->tgid);
+      linker_.OnProcessExit(process->tgid);
     }
   }
   if (pending_.size() >= options_.export_batch) ExportPending();
@@ -63,7 +87,13 @@ void SpanPipeline::OnExchange(const http1::HttpExchange& exchange) {
   facts.end_ns = exchange.end_ns;
   facts.orphan_client = exchange.kind == http1::ExchangeKind::kClient &&
                         request.context_from_kernel &&
-                        request.context.link_source == LinkSource::kNone;
+                        (request.context.link_source == LinkSource::kNone ||
+                         request.context.link_source == LinkSource::kAmbiguous);
+  if (exchange.kind == http1::ExchangeKind::kServer && exchange.has_response) {
+    facts.response_task = exchange.response.async_task;
+    const auto* task = async_contexts_.Find(facts.response_task);
+    if (task != nullptr && task->tracked) facts.response_task_created_ns = task->created_ns;
+  }
   linker_.Add(std::move(span), facts, &pending_);
 }
 

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "agent/conn/connection_tracker.h"
 #include "agent/events/event.h"
+#include "agent/links/async_contexts.h"
 #include "agent/links/handoff_linker.h"
 #include "agent/resources/resource_cache.h"
 #include "agent/spans/span_builder.h"
@@ -21,6 +22,7 @@ struct PipelineOptions {
   TrackerOptions tracker;
   SpanBuildOptions spans;
   HandoffOptions handoff;
+  AsyncContextOptions async_contexts;
   // Spans are handed to the exporter in batches of at most this many, and at
   // every Tick.
   size_t export_batch = 256;
@@ -33,6 +35,8 @@ struct PipelineStats {
   uint64_t client_spans = 0;
   uint64_t processes_exited = 0;
   HandoffStats handoff;
+  AsyncTaskStats async_task;
+  AsyncContextStats async_contexts;
 };
 
 class SpanPipeline {
@@ -49,11 +53,14 @@ class SpanPipeline {
 
   const PipelineStats& stats() const {
     stats_.handoff = linker_.stats();
+    stats_.async_task = linker_.async_stats();
+    stats_.async_contexts = async_contexts_.stats();
     return stats_;
   }
   const TrackerStats& tracker_stats() const { return tracker_.stats(); }
 
  private:
+  void OnData(const DataEvent& data);
   void OnExchange(const http1::HttpExchange& exchange);
   void ExportPending();
 
@@ -65,6 +72,8 @@ class SpanPipeline {
   std::vector<Span> pending_;
   absl::flat_hash_set<uint32_t> known_processes_;  // resources resolved
   HandoffLinker linker_;
+  AsyncContextRegistry async_contexts_;
+  std::vector<uint64_t> lineage_scratch_;
   mutable PipelineStats stats_;
 };
 

@@ -155,6 +155,20 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
   return absl::OkStatus();
 }
 
+std::vector<uint32_t> CaptureProbes::TracedProcesses() const {
+  const int map_fd = bpf_map__fd(skel_->maps.traced_pids);
+  std::vector<uint32_t> pids;
+  uint32_t key = 0;
+  uint32_t next = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
+    pids.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  return pids;
+}
+
 absl::Status CaptureProbes::MarkMultiplexing(uint32_t tgid) {
   uint8_t yes = 1;
   if (bpf_map__update_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), &yes,

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -66,6 +67,8 @@ class CaptureProbes {
   // Declares that the process's threads interleave requests (e.g. Go, whose
   // goroutines move between threads): its CLIENT spans get no thread parent.
   absl::Status MarkMultiplexing(uint32_t tgid);
+  // The processes the kernel traces now (seeded pids and their descendants).
+  std::vector<uint32_t> TracedProcesses() const;
   // Declares that the process is an event-loop proxy (nginx) whose workers
   // handle each request up to forwarding it before turning to another, so
   // its forwarded requests get `proxy-turn` parents (trace_context.bpf.h).

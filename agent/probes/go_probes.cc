@@ -134,16 +134,7 @@ void GoProbes::ScanProcess(uint32_t pid) {
 }
 
 void GoProbes::Rescan() {
-  int map_fd = bpf_map__fd(capture_.skeleton()->maps.traced_pids);
-  uint32_t key = 0;
-  uint32_t next = 0;
-  std::vector<uint32_t> pids;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
-    pids.push_back(next);
-    key = next;
-    previous = &key;
-  }
+  const std::vector<uint32_t> pids = capture_.TracedProcesses();
   // Forget processes that left the traced set (exited): a reused pid is new.
   for (auto it = scanned_.begin(); it != scanned_.end();) {
     it = std::find(pids.begin(), pids.end(), it->first) == pids.end() ? scanned_.erase(it)

@@ -37,9 +37,9 @@ Capabilities EffectiveCapabilities();
 absl::Status RequireTracingPrivileges();
 
 struct AttachProbe {
-  std::string name;     // "tracepoint (tp_btf)", "kprobe", ...
+  std::string name;  // "tracepoint (tp_btf)", "kprobe", ...
   bool works = false;
-  std::string detail;   // error or note
+  std::string detail;  // error or note
 };
 
 struct KernelReport {
@@ -49,8 +49,8 @@ struct KernelReport {
   Capabilities caps;
   std::vector<AttachProbe> attach;
   bool can_run = false;
-  std::string backend;      // the backend weft would use
-  std::string backend_why;  // why that one
+  std::string backend;                // the backend weft would use
+  std::string backend_why;            // why that one
   std::vector<std::string> problems;  // what stops weft, with the fix
 };
 

@@ -246,16 +246,8 @@ void TlsProbes::OnProcessExited(uint32_t pid) {
 
 void TlsProbes::Rescan() {
   if (stopping_) return;
-  int map_fd = bpf_map__fd(capture_.skeleton()->maps.traced_pids);
-  uint32_t key = 0;
-  uint32_t next = 0;
   std::set<int> pids;
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(map_fd, previous, &next) == 0) {
-    pids.insert(static_cast<int>(next));
-    key = next;
-    previous = &key;
-  }
+  for (uint32_t pid : capture_.TracedProcesses()) pids.insert(static_cast<int>(pid));
   if (scope_ == TlsProbeScope::kTracedProcesses) {
     // An exit event lost to a full ring buffer must not keep dead probes.
     std::vector<int> gone;

@@ -17,21 +17,6 @@
 namespace weft::elf {
 namespace {
 
-// Virtual address -> file offset through the loadable segment holding it.
-std::optional<uint64_t> VirtualToFileOffset(Elf* elf, uint64_t vaddr) {
-  size_t count = 0;
-  if (elf_getphdrnum(elf, &count) != 0) return std::nullopt;
-  for (size_t i = 0; i < count; ++i) {
-    GElf_Phdr segment;
-    if (gelf_getphdr(elf, static_cast<int>(i), &segment) == nullptr) continue;
-    if (segment.p_type != PT_LOAD) continue;
-    if (vaddr >= segment.p_vaddr && vaddr < segment.p_vaddr + segment.p_filesz) {
-      return vaddr - segment.p_vaddr + segment.p_offset;
-    }
-  }
-  return std::nullopt;
-}
-
 Elf_Scn* FindSymbolTable(Elf* elf, uint32_t type) {
   for (Elf_Scn* section = elf_nextscn(elf, nullptr); section != nullptr;
        section = elf_nextscn(elf, section)) {

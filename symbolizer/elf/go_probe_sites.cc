@@ -27,30 +27,6 @@ constexpr char kWriteLoop[] = "net/http.(*persistConn).writeLoop";
 constexpr char kTlsG[] = "runtime.tlsg";
 constexpr uint8_t kCallRel32 = 0xe8;
 
-struct Section {
-  GElf_Shdr header;
-  Elf_Data* data = nullptr;
-};
-
-std::optional<Section> FindSection(Elf* elf, std::string_view wanted) {
-  size_t names_index = 0;
-  if (elf_getshdrstrndx(elf, &names_index) != 0) return std::nullopt;
-  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
-    Section section;
-    if (gelf_getshdr(scn, &section.header) == nullptr) continue;
-    const char* name = elf_strptr(elf, names_index, section.header.sh_name);
-    if (name == nullptr || wanted != name) continue;
-    section.data = elf_getdata(scn, nullptr);
-    if (section.data == nullptr || section.data->d_buf == nullptr) return std::nullopt;
-    return section;
-  }
-  return std::nullopt;
-}
-
-std::string_view Bytes(const Section& section) {
-  return {static_cast<const char*>(section.data->d_buf), section.data->d_size};
-}
-
 // Functions (and the TLS symbol) by name from .symtab.
 std::map<std::string, GoFunction> SymtabFunctions(Elf* elf, const std::vector<std::string>& names) {
   std::map<std::string, GoFunction> found;
@@ -118,18 +94,14 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
   absl::StatusOr<ElfFile> file = ElfFile::Open(path);
   if (!file.ok()) return file.status();
   Elf* elf = file->get();
-  GElf_Ehdr header;
-  if (gelf_getehdr(elf, &header) == nullptr || header.e_machine != EM_X86_64) {
-    return absl::UnimplementedError(
-        absl::StrCat(path.string(), ": goroutine probes support x86-64 executables only"));
-  }
+  if (auto st = RequireX86_64(elf, path, "goroutine probes"); !st.ok()) return st;
   // The probes read arguments from registers: Go's register ABI (1.17+).
   // The pclntab layout dates the toolchain; 1.18+ is what is known to work.
-  auto pclntab = FindSection(elf, ".gopclntab");
+  auto pclntab = FindElfSection(elf, ".gopclntab");
   if (!pclntab) {
     return absl::NotFoundError(absl::StrCat(path.string(), ": no .gopclntab (not a Go program?)"));
   }
-  if (auto probe = GoPclntabFunctions(Bytes(*pclntab), {}); !probe.ok()) {
+  if (auto probe = GoPclntabFunctions(SectionBytes(*pclntab), {}); !probe.ok()) {
     return absl::Status(probe.status().code(),
                         absl::StrCat(path.string(), ": ", probe.status().message()));
   }
@@ -140,7 +112,7 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
   std::map<std::string, GoFunction> functions = SymtabFunctions(elf, names);
   sites.symbols_from = "symtab";
   if (!functions.count(kNewproc1)) {
-    auto from_pclntab = GoPclntabFunctions(Bytes(*pclntab), names);
+    auto from_pclntab = GoPclntabFunctions(SectionBytes(*pclntab), names);
     if (!from_pclntab.ok()) {
       return absl::Status(from_pclntab.status().code(),
                           absl::StrCat(path.string(), ": ", from_pclntab.status().message()));
@@ -150,7 +122,7 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
   }
   sites.g_tls_offset = GTlsOffset(elf, functions);
 
-  auto text = FindSection(elf, ".text");
+  auto text = FindElfSection(elf, ".text");
   if (!text) return absl::NotFoundError(absl::StrCat(path.string(), ": no .text"));
   // The one call from `caller` to `callee`, or nothing: more than one means
   // a layout this was not written for.
@@ -160,7 +132,7 @@ absl::StatusOr<GoProbeSites> FindGoProbeSites(const std::filesystem::path& path)
     if (from == functions.end() || to == functions.end()) return std::nullopt;
     const uint64_t start = from->second.address;
     const uint64_t text_start = text->header.sh_addr;
-    std::string_view text_bytes = Bytes(*text);
+    std::string_view text_bytes = SectionBytes(*text);
     if (start < text_start || start - text_start >= text_bytes.size()) return std::nullopt;
     std::string_view code = text_bytes.substr(start - text_start, from->second.size);
     auto calls =

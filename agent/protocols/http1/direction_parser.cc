@@ -108,6 +108,7 @@ void DirectionParser::Feed(std::string_view data, const SegmentMeta& meta) {
   }
   last_data_ns_ = meta.timestamp_ns;
   last_tid_ = meta.tid;
+  last_async_task_ = meta.async_task;
 }
 
 bool DirectionParser::TryCarry(std::string_view& data, const SegmentMeta& meta) {
@@ -138,7 +139,7 @@ bool DirectionParser::TryCarry(std::string_view& data, const SegmentMeta& meta) 
   if (ever_synced_) ++stats_->resyncs;
   StartParsing(kind);
   // The message began in an earlier event: its time and thread, no kernel context.
-  SegmentMeta carry_meta{carry_ns_, carry_tid_, nullptr, false};
+  SegmentMeta carry_meta{carry_ns_, carry_tid_, nullptr, false, carry_async_task_};
   std::string_view carried(carry_.data(), carry_length_);
   carry_length_ = 0;
   while (!carried.empty() && state_ == State::kParsing) Execute(carried, carry_meta, false);
@@ -179,6 +180,7 @@ size_t DirectionParser::Resync(std::string_view data, const SegmentMeta& meta) {
         std::memcpy(carry_.data(), data.data() + pos, carry_length_);
         carry_ns_ = meta.timestamp_ns;
         carry_tid_ = meta.tid;
+        carry_async_task_ = meta.async_task;
         return data.size();
       }
     }
@@ -333,6 +335,7 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
   if (known) stats_->gap_bytes += length;
   last_data_ns_ = meta.timestamp_ns;
   last_tid_ = meta.tid;
+  last_async_task_ = meta.async_task;
   switch (state_) {
     case State::kAwaitingUpgrade:
       awaiting_dropped_bytes_ = true;
@@ -368,7 +371,7 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
 
 void DirectionParser::Finish(bool eof) {
   if (state_ == State::kParsing && in_message_ && eof) {
-    SegmentMeta meta{last_data_ns_, last_tid_, nullptr, false};
+    SegmentMeta meta{last_data_ns_, last_tid_, nullptr, false, last_async_task_};
     meta_ = &meta;
     http_parser_execute(&parser_, &Settings(), nullptr, 0);  // end of stream
     meta_ = nullptr;

@@ -35,6 +35,7 @@ struct SegmentMeta {
   uint32_t tid = 0;
   const TraceContext* context = nullptr;  // the event's kernel context, if any
   bool at_event_start = false;            // the bytes begin at the event's first byte
+  uint64_t async_task = 0;                // asyncio context generation of the sender (0: none)
 };
 
 // What a DirectionParser reports to its connection (the stitcher).
@@ -135,6 +136,7 @@ class DirectionParser {
   const SegmentMeta* meta_ = nullptr;  // the segment being executed (callbacks read it)
   uint64_t last_data_ns_ = 0;
   uint32_t last_tid_ = 0;
+  uint64_t last_async_task_ = 0;
 
   // Message in progress.
   bool in_message_ = false;
@@ -163,6 +165,7 @@ class DirectionParser {
   size_t carry_length_ = 0;
   uint64_t carry_ns_ = 0;
   uint32_t carry_tid_ = 0;
+  uint64_t carry_async_task_ = 0;
   bool awaiting_dropped_bytes_ = false;
 };
 

@@ -92,6 +92,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
     r.Clear();
     r.start_ns = meta.timestamp_ns;
     r.tid = meta.tid;
+    r.async_task = meta.async_task;
     // The kernel's context describes the request that starts its event.
     const TraceContext* ctx = meta.context;
     if (at_event_start && ctx != nullptr && ctx->starts_span && ctx->valid()) {
@@ -104,6 +105,7 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
     self->response_.Clear();
     self->response_.start_ns = meta.timestamp_ns;
     self->response_.tid = meta.tid;
+    self->response_.async_task = meta.async_task;
   }
   return 0;
 }

@@ -38,6 +38,7 @@ void HttpRequest::Clear() {
   start_ns = 0;
   end_ns = 0;
   tid = 0;
+  async_task = 0;
   context = TraceContext{};
   context_from_kernel = false;
 }
@@ -45,9 +46,9 @@ void HttpRequest::Clear() {
 // Member by member, in step with Clear(): std::swap of the whole struct
 // would move every string three times (twice per exchange on the hot path).
 // The sizes catch a field added without its swap (LP64 with libstdc++).
-static_assert(sizeof(void*) != 8 || sizeof(HttpRequest) == 280,
+static_assert(sizeof(void*) != 8 || sizeof(HttpRequest) == 288,
               "HttpRequest changed: update SwapWith, Clear and this size");
-static_assert(sizeof(void*) != 8 || sizeof(HttpResponse) == 80,
+static_assert(sizeof(void*) != 8 || sizeof(HttpResponse) == 88,
               "HttpResponse changed: update SwapWith, Clear and this size");
 void HttpRequest::SwapWith(HttpRequest& other) {
   using std::swap;
@@ -68,6 +69,7 @@ void HttpRequest::SwapWith(HttpRequest& other) {
   swap(start_ns, other.start_ns);
   swap(end_ns, other.end_ns);
   swap(tid, other.tid);
+  swap(async_task, other.async_task);
   swap(context, other.context);
   swap(context_from_kernel, other.context_from_kernel);
 }
@@ -83,6 +85,7 @@ void HttpResponse::Clear() {
   start_ns = 0;
   end_ns = 0;
   tid = 0;
+  async_task = 0;
 }
 
 void HttpResponse::SwapWith(HttpResponse& other) {
@@ -97,6 +100,7 @@ void HttpResponse::SwapWith(HttpResponse& other) {
   swap(start_ns, other.start_ns);
   swap(end_ns, other.end_ns);
   swap(tid, other.tid);
+  swap(async_task, other.async_task);
 }
 
 TraceContext IdGenerator::NewRootContext() {

@@ -46,6 +46,7 @@ struct HttpRequest {
   bool placeholder = false;     // stands for a malformed request that still gets a response
   uint64_t start_ns = 0;        // monotonic time of the event with the first byte
   uint64_t end_ns = 0;          // monotonic time of the event with the last byte
+  uint64_t async_task = 0;      // asyncio context generation that sent the first byte (0: none)
   uint32_t tid = 0;             // thread that moved the first byte
   TraceContext context;         // adopted from the kernel, or generated
   bool context_from_kernel = false;
@@ -67,7 +68,8 @@ struct HttpResponse {
   bool complete = true;  // false when the connection ended inside the body
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
-  uint32_t tid = 0;  // thread that moved the first byte
+  uint32_t tid = 0;         // thread that moved the first byte
+  uint64_t async_task = 0;  // asyncio context generation that sent the first byte (0: none)
 
   // Resets every field, keeping the string's capacity.
   void Clear();

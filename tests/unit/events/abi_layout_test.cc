@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "bpf/capture.h"
+#include "bpf/py_async.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -35,7 +36,7 @@ TEST(CaptureAbi, HeaderLayout) {
 }
 
 TEST(CaptureAbi, DataEventLayout) {
-  EXPECT_EQ(sizeof(weft_data_event), 136u);
+  EXPECT_EQ(sizeof(weft_data_event), 144u);
   EXPECT_EQ(offsetof(weft_data_event, header), 0u);
   EXPECT_EQ(offsetof(weft_data_event, conn_id), 24u);
   EXPECT_EQ(offsetof(weft_data_event, fd), 32u);
@@ -48,7 +49,8 @@ TEST(CaptureAbi, DataEventLayout) {
   EXPECT_EQ(offsetof(weft_data_event, flags), 51u);
   EXPECT_EQ(offsetof(weft_data_event, tuple), 56u);
   EXPECT_EQ(offsetof(weft_data_event, context), 96u);
-  EXPECT_EQ(offsetof(weft_data_event, data), 136u);
+  EXPECT_EQ(offsetof(weft_data_event, async_context), 136u);
+  EXPECT_EQ(offsetof(weft_data_event, data), 144u);
 }
 
 TEST(CaptureAbi, CloseAndProcessEventLayout) {
@@ -68,6 +70,21 @@ TEST(CaptureAbi, GoProcessLayout) {
   // go_processes values the agent writes (agent/probes/go_probes.cc).
   EXPECT_EQ(sizeof(weft_go_process), 8u);
   EXPECT_EQ(offsetof(weft_go_process, g_tls_offset), 0u);
+}
+
+TEST(CaptureAbi, PythonAsyncLayout) {
+  // py_processes values the agent writes and the context-copy event.
+  EXPECT_EQ(sizeof(weft_py_process), 24u);
+  EXPECT_EQ(offsetof(weft_py_process, runtime_addr), 0u);
+  EXPECT_EQ(offsetof(weft_py_process, interpreters_head), 8u);
+  EXPECT_EQ(offsetof(weft_py_process, tstate_current), 10u);
+  EXPECT_EQ(offsetof(weft_py_process, threads_head), 12u);
+  EXPECT_EQ(offsetof(weft_py_process, tstate_next), 14u);
+  EXPECT_EQ(offsetof(weft_py_process, tstate_native_tid), 16u);
+  EXPECT_EQ(offsetof(weft_py_process, tstate_context), 18u);
+  EXPECT_EQ(sizeof(weft_async_context_event), 40u);
+  EXPECT_EQ(offsetof(weft_async_context_event, parent), 24u);
+  EXPECT_EQ(offsetof(weft_async_context_event, child), 32u);
 }
 
 TEST(CaptureAbi, LimitsArePowersOfTwo) {

@@ -26,6 +26,7 @@ HttpRequest FilledRequest(uint8_t seed) {
   r.start_ns = 5000u + seed;
   r.end_ns = 6000u + seed;
   r.tid = 700u + seed;
+  r.async_task = 9000u + seed;
   r.context.trace_id.fill(seed);
   r.context.span_id.fill(static_cast<uint8_t>(seed + 1));
   r.context.parent_span_id.fill(static_cast<uint8_t>(seed + 2));
@@ -54,6 +55,7 @@ void ExpectSameRequest(const HttpRequest& a, const HttpRequest& b) {
   EXPECT_EQ(a.start_ns, b.start_ns);
   EXPECT_EQ(a.end_ns, b.end_ns);
   EXPECT_EQ(a.tid, b.tid);
+  EXPECT_EQ(a.async_task, b.async_task);
   EXPECT_EQ(a.context.trace_id, b.context.trace_id);
   EXPECT_EQ(a.context.span_id, b.context.span_id);
   EXPECT_EQ(a.context.parent_span_id, b.context.parent_span_id);
@@ -82,12 +84,14 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   a.start_ns = 1;
   a.end_ns = 2;
   a.tid = 41;
+  a.async_task = 51;
   HttpResponse b;
   b.status_code = 503;
   b.content_type = "application/json; charset=utf-8";
   b.start_ns = 3;
   b.end_ns = 4;
   b.tid = 42;
+  b.async_task = 52;
   a.SwapWith(b);
   EXPECT_EQ(a.status_code, 503);
   EXPECT_EQ(a.version_minor, 1);
@@ -98,6 +102,7 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   EXPECT_EQ(a.start_ns, 3u);
   EXPECT_EQ(a.end_ns, 4u);
   EXPECT_EQ(a.tid, 42u);
+  EXPECT_EQ(a.async_task, 52u);
   EXPECT_EQ(b.status_code, 200);
   EXPECT_EQ(b.version_minor, 0);
   EXPECT_EQ(b.content_type, "text/plain");
@@ -107,6 +112,7 @@ TEST(HttpTypes, ResponseSwapExchangesEveryField) {
   EXPECT_EQ(b.start_ns, 1u);
   EXPECT_EQ(b.end_ns, 2u);
   EXPECT_EQ(b.tid, 41u);
+  EXPECT_EQ(b.async_task, 51u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/links/link_test_spans.h"
 
 namespace weft {
 namespace {
@@ -14,27 +15,13 @@ constexpr uint32_t kWorker = 102;
 constexpr uint32_t kOtherWorker = 103;
 constexpr uint32_t kBackend = 200;
 
-TraceId Trace(uint8_t n) {
-  TraceId id{};
-  id[0] = n;
-  id[15] = 1;
-  return id;
-}
-SpanId Id(uint8_t n) {
-  SpanId id{};
-  id[0] = n;
-  id[7] = 1;
-  return id;
-}
+using testing::FindSpan;
+
+TraceId Trace(uint8_t n) { return testing::MakeTraceId(n, 1); }
+SpanId Id(uint8_t n) { return testing::MakeSpanId(n, 1); }
 
 Span MakeSpan(SpanKind kind, TraceId trace, SpanId id, SpanId parent = {}) {
-  Span s;
-  s.kind = kind;
-  s.trace_id = trace;
-  s.span_id = id;
-  s.parent_span_id = parent;
-  s.attributes.push_back({"weft.link.source", std::string("none")});
-  return s;
+  return testing::SpanWithSource(kind, trace, id, "none", parent);
 }
 
 SpanFacts Facts(uint32_t tgid, uint32_t request_tid, uint32_t response_tid, uint64_t start,
@@ -50,17 +37,8 @@ SpanFacts Facts(uint32_t tgid, uint32_t request_tid, uint32_t response_tid, uint
   return f;
 }
 
-std::string LinkSource(const Span& s) {
-  for (const auto& a : s.attributes)
-    if (a.key == "weft.link.source") return std::get<std::string>(a.value);
-  return "";
-}
-
-const Span* Find(const std::vector<Span>& spans, SpanId id) {
-  for (const auto& s : spans)
-    if (s.span_id == id) return &s;
-  return nullptr;
-}
+std::string LinkSource(const Span& s) { return testing::LinkSourceOf(s); }
+const Span* Find(const std::vector<Span>& spans, SpanId id) { return FindSpan(spans, id); }
 
 // A process is treated as a pool once it answers a request on another thread
 // than the reader; before that, nothing of it is held.
