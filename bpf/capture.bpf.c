@@ -76,41 +76,9 @@ static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   return cs;
 }
 
-/* Decides the context a data event carries (see trace_context.bpf.h). */
-static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
-                                           __u32 captured, __u32 tid, struct conn_state *cs) {
-  struct weft_trace_context *ctx = &ev->context;
-  if (cs && cs->event_loop_proxy) proxy_observe_io(tid, ev->conn_id);
-  if (ev->direction == WEFT_DIR_INGRESS) {
-    if (is_http_request_start(d, captured))
-      start_server_context(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq);
-  } else {
-    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
-    int decided = 0;
-    if (pending) {
-      if (pending->conn_id == ev->conn_id) {
-        *ctx = pending->ctx;
-        decided = 1;
-        /* The send tracepoint fires after the bytes went out, possibly after
-         * a peer on this node already read them: time the event at the start
-         * of the send so a callee's span never starts before its caller's. */
-        ev->header.timestamp_ns = pending->start_ns;
-      }
-      bpf_map_delete_elem(&pending_sends, &tid);
-    }
-    if (!decided && is_http_request_start(d, captured)) {
-      start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
-    } else if (is_http_response_start(d, captured)) {
-      /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
-      go_end_server_context(ev->header.tgid, ev->conn_id);
-      struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
-      if (active && active->conn_id == ev->conn_id) {
-        *ctx = active->ctx;
-        ctx->starts_span = 0;
-        bpf_map_delete_elem(&thread_contexts, &tid);
-      }
-    }
-  }
+/* The event's context once decided: a message start becomes the
+ * connection's, continuation bytes take the connection's. */
+static __always_inline void finish_context(struct weft_trace_context *ctx, struct conn_state *cs) {
   if (!cs) return;
   if (ctx->starts_span) {
     cs->ctx = *ctx;
@@ -121,10 +89,59 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   }
 }
 
-/* Copies the first `want` bytes of the call into the staging area, from
- * byte `at` on. Global:
- * verified once, however many times emit_data reads. */
-__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
+/* Decides the context a data event carries (see trace_context.bpf.h). */
+static __always_inline void assign_context(struct weft_data_event *ev, const __u8 *d,
+                                           __u32 captured, __u32 tid, struct conn_state *cs,
+                                           const struct pending_send *pending, int traceparent) {
+  struct weft_trace_context *ctx = &ev->context;
+  /* An event-loop proxy's I/O ends its turn unless it is on the request's
+   * own connection (proxy_observe_io). The thread's entry is looked up once
+   * per event, for that and for the decision. */
+  int proxy = cs && cs->event_loop_proxy;
+  if (ev->direction == WEFT_DIR_INGRESS) {
+    if (is_http_request_start(d, captured)) {
+      /* The thread's entry is rewritten whole: no turn to end first. */
+      struct thread_context *slot = bpf_map_lookup_elem(&thread_contexts, &tid);
+      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq, slot,
+                              traceparent);
+    } else if (proxy) {
+      proxy_observe_io(tid, ev->conn_id);
+    }
+    finish_context(ctx, cs);
+    return;
+  }
+  int decided = 0;
+  if (pending && pending->conn_id == ev->conn_id) {
+    *ctx = pending->ctx; /* and the event is timed at the send's start (emit_data) */
+    decided = 1;
+  }
+  if (!decided && is_http_request_start(d, captured)) {
+    if (proxy) proxy_observe_io(tid, ev->conn_id);
+    start_client_context(ctx, tid, ev->conn_id, &ev->tuple, ev->seq);
+    finish_context(ctx, cs);
+    return;
+  }
+  int response = is_http_response_start(d, captured);
+  struct thread_context *active = proxy || response ? active_thread_context(tid) : 0;
+  if (proxy && active && active->proxy_armed && active->conn_id != ev->conn_id)
+    active->proxy_armed = 0;
+  if (response) {
+    /* The response ends the thread's (Go: the goroutine's) active SERVER context. */
+    go_end_server_context(ev->header.tgid, ev->conn_id);
+    if (active && active->conn_id == ev->conn_id) {
+      *ctx = active->ctx;
+      ctx->starts_span = 0;
+      end_thread_context(active);
+    }
+  }
+  finish_context(ctx, cs);
+}
+
+
+/* Copies the first `want` bytes of the call, from at most `segments`
+ * buffers, into the staging area from byte `at` on; returns copy_call_bytes'
+ * result. Global: verified once, however many times emit_data reads. */
+__noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at, __u32 segments) {
   if (!call) return 0;
   __u32 zero = 0;
   struct capture_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -133,7 +150,7 @@ __noinline int copy_to_scratch(struct io_call *call, __u32 want, __u32 at) {
   __u64 bounded = want > WEFT_MAX_CAPTURE ? WEFT_MAX_CAPTURE : want;
   asm volatile("%0 &= %1" : "+r"(bounded) : "i"(2 * WEFT_MAX_CAPTURE - 1));
   /* at: 0, or 1 behind a held first byte (go_runtime.bpf.h). */
-  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded);
+  return (int)copy_call_bytes(s->data + (at & 1), call, (__u32)bounded, segments);
 }
 
 /* Builds and writes one data event. Global (verified once, whatever calls
@@ -148,7 +165,6 @@ __noinline int emit_data(struct io_call *call) {
   __u32 tgid = call->pid_tgid >> 32;
   __u32 tid = (__u32)call->pid_tgid;
 
-  ev->header.timestamp_ns = bpf_ktime_get_ns();
   ev->header.tgid = tgid;
   ev->header.tid = tid;
   ev->header.kind = WEFT_EVENT_DATA;
@@ -160,8 +176,21 @@ __noinline int emit_data(struct io_call *call) {
   ev->source = call->source;
   ev->flags = 0;
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
+  s->scanned_head_end = -1;
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
+  /* The send in flight on this thread, decided at tcp_sendmsg_locked; this
+   * event ends it whatever happens below. */
+  struct pending_send *pending = call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
+  if (pending) pending->active = 0;
+  /* The send tracepoint fires after the bytes went out, possibly after a
+   * peer on this node already read them: a send decided at
+   * tcp_sendmsg_locked is timed at its start, so a callee's span never
+   * starts before its caller's. */
+  if (trace_context_enabled && pending && pending->conn_id == call->conn_id)
+    ev->header.timestamp_ns = pending->start_ns;
+  else
+    ev->header.timestamp_ns = bpf_ktime_get_ns();
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
   /* A connection's addresses do not change: read them from the socket once. */
   if (cs && cs->tuple.family != 0) {
@@ -173,7 +202,6 @@ __noinline int emit_data(struct io_call *call) {
   if (propagate_headers && call->direction == WEFT_DIR_EGRESS) {
     /* Report the stream as the process wrote it: without the header bytes
      * propagation inserted into this send and earlier ones. */
-    struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
     __u32 pushed = pending && pending->conn_id == call->conn_id ? pending->pushed : 0;
     ev->seq = call->seq - pushed - (cs ? cs->bytes_pushed : 0);
     if (cs) cs->bytes_pushed += pushed;
@@ -203,12 +231,20 @@ __noinline int emit_data(struct io_call *call) {
     /* Read the first bytes, look for a message head, and read the rest only
      * when the body cannot be skipped (http_head.bpf.h). */
     __u32 first = want > WEFT_HEAD_PROBE ? WEFT_HEAD_PROBE : want;
-    captured = first > held ? (__u32)copy_to_scratch(call, first - held, held) + held : held;
+    /* The head is nearly always in the first buffer of a gathered write
+     * (writev of head and body): look there first, then, if the head did not
+     * end in it, in the first bytes of all buffers, as if read at once. */
+    __u32 probed = first > held ? (__u32)copy_to_scratch(call, first - held, held, 1) : 0;
+    captured = (probed & ~WEFT_COPY_MORE) + held;
     __u32 head = head_to_keep(s->data, captured, total, body_left);
+    if (!head && (probed & WEFT_COPY_MORE)) {
+      captured = (__u32)copy_to_scratch(call, first - held, held, WEFT_MAX_IOV) + held;
+      head = head_to_keep(s->data, captured, total, body_left);
+    }
     if (head) {
       captured = head;
     } else if (want > first && captured == first) {
-      captured = (__u32)copy_to_scratch(call, want - held, held) + held;
+      captured = (__u32)copy_to_scratch(call, want - held, held, WEFT_MAX_IOV) + held;
     }
     note_capture(ev, head, body_only, captured, total);
     if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
@@ -223,7 +259,6 @@ __noinline int emit_data(struct io_call *call) {
   }
   if (!tls && hold_first_byte(cs, call, s->data, captured)) return 0;
   if (tls) {
-    if (call->direction == WEFT_DIR_EGRESS) bpf_map_delete_elem(&pending_sends, &tid);
     if (cs && call->direction == WEFT_DIR_EGRESS) cs->bytes_sent += call->len;
     if (cs && call->direction == WEFT_DIR_INGRESS) cs->bytes_received += call->len;
     return 0;
@@ -231,7 +266,9 @@ __noinline int emit_data(struct io_call *call) {
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
   ev->captured_len = captured;
 
-  if (trace_context_enabled) assign_context(ev, s->data, captured, tid, cs);
+  if (trace_context_enabled)
+    assign_context(ev, s->data, captured, tid, cs, pending,
+                   traceparent_from_head_scan(s, captured));
   /* Which asyncio task sent a request or an answer (py_async.bpf.h). */
   ev->async_context = call->direction == WEFT_DIR_EGRESS &&
                               (ev->context.starts_span || ev->role == WEFT_ROLE_SERVER)
@@ -256,29 +293,29 @@ static __always_inline __u64 conn_id_of(const struct sock *sk) {
 /* ---- socket tracepoint backend ------------------------------------------ */
 
 static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u8 direction) {
+  /* Reads that return nothing (EAGAIN after an event loop drained the
+   * socket: every other read of a keep-alive server) and peeks carry no
+   * bytes: leave before any map lookup. */
+  if (direction == WEFT_DIR_INGRESS && (ret <= 0 || (flags & WEFT_MSG_PEEK))) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
-  if (ret <= 0) {
-    if (direction == WEFT_DIR_EGRESS) {
-      __u32 tid = (__u32)pid_tgid;
-      bpf_map_delete_elem(&pending_sends, &tid);
-      if (propagate_headers) bpf_map_delete_elem(&propagate_sends, &tid);
-    }
+  if (ret <= 0) { /* a failed send: its decision is not the next one's */
+    __u32 tid = (__u32)pid_tgid;
+    end_pending_send(tid);
+    if (propagate_headers) bpf_map_delete_elem(&propagate_sends, &tid);
     return 0;
   }
-  if (direction == WEFT_DIR_INGRESS && (flags & WEFT_MSG_PEEK)) return 0;
-  if (!is_inet_tcp(sk)) return 0;
+  if (!is_inet_tcp_btf(sk)) return 0;
 
   struct task_struct *task = bpf_get_current_task_btf();
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
   struct io_call call = {};
-  classify_syscall(SYSCALL_NR(regs), SYSCALL_ARG0(regs), SYSCALL_ARG1(regs), SYSCALL_ARG2(regs),
-                   &call);
+  classify_syscall(SYSCALL_NR_BTF(regs), SYSCALL_ARG0_BTF(regs), SYSCALL_ARG1_BTF(regs),
+                   SYSCALL_ARG2_BTF(regs), &call);
   /* The syscall must be the one moving these bytes on this socket; anything
    * else (kernel TLS, splice, io_uring, NFS...) is reported by size. */
-  if (call.kind != BUF_NONE &&
-      (call.direction != direction || sock_from_fd(task, call.fd) != sk)) {
+  if (call.kind != BUF_NONE && (call.direction != direction || !fd_holds_sock(task, call.fd, sk))) {
     call.kind = BUF_NONE;
     call.source = WEFT_SRC_UNKNOWN;
     call.fd = -1;
@@ -321,29 +358,31 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
    * maybe wrote a traceparent); the bytes here are kernel pages. */
   struct propagate_send decision = {};
   int propagated = take_propagate_decision(tid, sk, &decision);
+  __u32 write_seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
   /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
-  if (tls_socket_io(tid, sk, conn_id, BPF_CORE_READ((const struct tcp_sock *)sk, write_seq),
-                    WEFT_DIR_EGRESS))
-    return 0;
+  if (tls_socket_io(tid, sk, conn_id, write_seq, WEFT_DIR_EGRESS)) return 0;
   struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
-  if (pending && pending->conn_id == conn_id) { /* a later chunk of this send */
+  if (pending && pending->active && pending->conn_id == conn_id) { /* a later chunk */
     if (propagated) pending->pushed += decision.pushed;
     return 0;
   }
 
-  __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
-  __u64 offset = BPF_CORE_READ(msg, msg_iter.iov_offset);
+  /* msg is a BTF pointer: plain loads (tcp_sendmsg_locked exists on >= 6.2,
+   * after ITER_UBUF). */
+  __u8 type = msg->msg_iter.iter_type;
+  __u64 offset = msg->msg_iter.iov_offset;
   const __u8 *base = 0;
   if (type == weft_iter_ubuf()) {
-    base = BPF_CORE_READ(msg, msg_iter.ubuf);
+    base = msg->msg_iter.ubuf;
   } else if (type == weft_iter_iovec()) {
-    const struct iovec *iov = BPF_CORE_READ(msg, msg_iter.__iov);
-    base = BPF_CORE_READ(iov, iov_base);
+    const struct iovec *iov = msg->msg_iter.__iov;
+    if (iov) base = iov->iov_base;
   }
   __u8 head[8] = {};
   struct pending_send p = {};
+  p.active = 1;
   p.conn_id = conn_id;
-  p.seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+  p.seq = write_seq;
   p.start_ns = bpf_ktime_get_ns();
   if (propagated) {
     p.pushed = decision.pushed;
@@ -359,7 +398,10 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
     read_tuple(sk, &t);
     start_client_context(&p.ctx, tid, conn_id, &t, p.seq);
   }
-  bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
+  if (pending)
+    *pending = p;
+  else
+    bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
   return 0;
 }
 
@@ -474,19 +516,27 @@ int BPF_PROG(weft_sys_exit, struct pt_regs *regs, long ret) {
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate) {
-  if (weft_sk_protocol(sk) != WEFT_IPPROTO_TCP) return 0;
-  __u64 conn_id = conn_id_of(sk);
+  /* Three transitions matter; the others leave before touching the socket
+   * (sk is a BTF pointer: plain loads; the bitfield read also covers
+   * kernels before 5.6, where sk_protocol was a bitfield). */
+  int accepted = oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED;
+  if (newstate != WEFT_TCP_SYN_SENT && newstate != WEFT_TCP_CLOSE && !accepted) return 0;
+  __u64 pid_tgid = 0;
   if (newstate == WEFT_TCP_SYN_SENT) {
     /* connect() runs in the caller's context: only traced callers matter. */
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    pid_tgid = bpf_get_current_pid_tgid();
     if (!is_traced(pid_tgid >> 32)) return 0;
+  }
+  if (BPF_CORE_READ_BITFIELD(sk, sk_protocol) != WEFT_IPPROTO_TCP) return 0;
+  __u64 conn_id = conn_id_of(sk);
+  if (newstate == WEFT_TCP_SYN_SENT) {
     __u8 role = WEFT_ROLE_CLIENT;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);
     if (trace_context_enabled && is_event_loop_proxy(pid_tgid >> 32))
       proxy_observe_connect((__u32)pid_tgid, conn_id);
     return 0;
   }
-  if (oldstate == WEFT_TCP_SYN_RECV && newstate == WEFT_TCP_ESTABLISHED) {
+  if (accepted) {
     /* Runs in softirq: the accepting process is not known yet. */
     __u8 role = WEFT_ROLE_SERVER;
     bpf_map_update_elem(&conn_roles, &conn_id, &role, BPF_ANY);

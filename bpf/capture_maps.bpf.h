@@ -90,7 +90,8 @@ struct thread_context {
    * (nothing else happened on the thread since it was read), see
    * proxy_turn_parent in trace_context.bpf.h. */
   __u8 proxy_armed;
-  __u8 _pad[7];
+  __u8 active; /* 0: the response was written; the entry waits for the next request */
+  __u8 _pad[6];
 };
 
 struct {
@@ -156,14 +157,33 @@ struct {
   __type(value, struct weft_trace_context);
 } client_contexts SEC(".maps");
 
+/* When a CLIENT context was last published for a connection hashing to each
+ * slot (by ports: see client_context_slot). A server reading a request looks
+ * in client_contexts only when its connection's slot saw a publication
+ * recently: the lookup is a cache miss in a large table, the most expensive
+ * step of a request read, and most servers have no traced client on this
+ * node. A stale or colliding slot only costs the lookup. */
+#define WEFT_CLIENT_HINT_SLOTS 4096
+/* A request is read long before this after it was sent, or never. */
+#define WEFT_CLIENT_HINT_NS (60ULL * 1000 * 1000 * 1000)
+__u64 client_context_hints[WEFT_CLIENT_HINT_SLOTS];
+
+static __always_inline __u32 client_context_slot(__u16 sender_port, __u16 receiver_port) {
+  return ((__u32)sender_port * 0x9e37U ^ receiver_port) & (WEFT_CLIENT_HINT_SLOTS - 1);
+}
+
 /* Context decided at tcp_sendmsg_locked (before the bytes leave), handed to
- * the send's data event (key: tid). */
+ * the send's data event (key: tid). A thread's entry is kept between sends
+ * and rewritten in place (`active` says a send is in flight): an insert and
+ * a delete per send cost more than the rest of the send's programs. */
 struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
   __u32 seq;
   __u32 pushed; /* bytes the sk_msg program inserted into this send */
   struct weft_trace_context ctx;
+  __u8 active;
+  __u8 _pad[7];
 };
 
 struct {
@@ -191,6 +211,12 @@ struct {
 struct capture_scratch {
   struct weft_data_event ev;
   __u8 data[2 * WEFT_MAX_CAPTURE];
+  /* What the head scan (http_head.bpf.h) saw of the staged message start,
+   * so the traceparent lookup does not scan the same bytes again:
+   * the offset past the head, or -1 (not scanned, or no end seen); */
+  __s32 scanned_head_end;
+  /* the '\n' before the first traceparent header in the head, or -1. */
+  __s32 scanned_traceparent;
 };
 
 struct {
@@ -203,6 +229,18 @@ struct {
 static __always_inline void stat_add(__u32 index, __u64 n) {
   __u64 *v = bpf_map_lookup_elem(&stats, &index);
   if (v) *v += n;
+}
+
+/* The thread's send in flight, or NULL. */
+static __always_inline struct pending_send *active_pending_send(__u32 tid) {
+  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
+  return p && p->active ? p : 0;
+}
+
+/* Ends the thread's send in flight, if any (the entry stays for the next). */
+static __always_inline void end_pending_send(__u32 tid) {
+  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
+  if (p) p->active = 0;
 }
 
 static __always_inline int is_traced(__u32 tgid) {

@@ -27,6 +27,7 @@ struct head_scan {
   __u32 len;              /* valid bytes in it */
   __s32 end;              /* offset just past "\r\n\r\n", or -1 */
   __s32 length_at;        /* offset of the Content-Length value, or -1 */
+  __s32 traceparent_nl;   /* the '\n' before the first traceparent header, or -1 */
   __u8 transfer_encoding; /* a Transfer-Encoding header: framing is in the body */
   __u8 _pad[3];
 };
@@ -53,37 +54,61 @@ static __always_inline __s64 parse_content_length(const __u8 *d, __u32 pos, __u3
   return (__s64)value;
 }
 
-/* bpf_loop callback over the words of the staged head: at each '\n' it checks
- * for the blank line that ends the head and for the two headers that decide
- * framing. */
-static int scan_head_word(__u32 i, void *arg) {
-  struct head_scan *scan = arg;
-  __u32 off = (i * 8) & (WEFT_MAX_CAPTURE - 1);
-  if (off >= scan->len) return 1;
+/* Words looked at per bpf_loop step: fewer callback calls per head. */
+#define WEFT_HEAD_WORDS_PER_STEP 1
+
+/* Index (0-7) of the lowest byte flagged in a mask of byte high bits: the
+ * lowest flag is bit 8j+7; shifted down to 1 << 8j, the multiply moves byte
+ * 7-j of the constant (which holds j) into the top byte. */
+static __always_inline __u32 lowest_flagged_byte(__u64 flags) {
+  __u64 lowest = flags & -flags;
+  return (__u32)(((lowest >> 7) * 0x0001020304050607ULL) >> 56);
+}
+
+/* At a '\n' at staged offset nl: does the head end here, or does a header
+ * that decides framing start on the next line? 1 when the scan is done. */
+static __always_inline int scan_head_line(struct head_scan *scan, __u32 nl) {
   const __u8 *d = scan->d;
-  __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
-  if (!((x - WEFT_ONES) & ~x & WEFT_HIGHS)) return 0;
-  for (int j = 0; j < 8; j++) {
-    __u32 nl = off + j;
-    if (nl >= scan->len) return 1;
-    if (d[nl] != '\n') continue;
-    __u32 next = nl + 1;
-    /* "\r\n" right after this '\n': the head ends. */
-    if (next + 1 < scan->len && d[next & (2 * WEFT_MAX_CAPTURE - 1)] == '\r' &&
-        d[(next + 1) & (2 * WEFT_MAX_CAPTURE - 1)] == '\n') {
-      scan->end = (__s32)(next + 2);
-      return 1;
-    }
-    if (next + 16 > scan->len) continue;
-    const __u8 *h = d + (next & (WEFT_MAX_CAPTURE - 1));
-    __u64 a = load_u64(h) | 0x2020202020202020ULL;
+  __u32 next = nl + 1;
+  /* "\r\n" right after this '\n': the head ends. */
+  if (next + 1 < scan->len && d[next & (2 * WEFT_MAX_CAPTURE - 1)] == '\r' &&
+      d[(next + 1) & (2 * WEFT_MAX_CAPTURE - 1)] == '\n') {
+    scan->end = (__s32)(next + 2);
+    return 1;
+  }
+  if (next + 16 > scan->len) return 0;
+  const __u8 *h = d + (next & (WEFT_MAX_CAPTURE - 1));
+  __u64 a = load_u64(h) | 0x2020202020202020ULL;
+  if (a == WEFT_STR8('c', 'o', 'n', 't', 'e', 'n', 't', '-')) {
     __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
-    if (a == WEFT_STR8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
-        (b & 0xffffffffffffffULL) == WEFT_STR8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+    if ((b & 0xffffffffffffffULL) == WEFT_STR8('l', 'e', 'n', 'g', 't', 'h', ':', 0))
       scan->length_at = (__s32)(next + 15);
-    } else if (a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
-               b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) {
-      scan->transfer_encoding = 1;
+  } else if (a == WEFT_STR8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r')) {
+    __u64 b = load_u64(h + 8) | 0x2020202020202020ULL;
+    if (b == WEFT_STR8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) scan->transfer_encoding = 1;
+  } else if (a == WEFT_STR8('t', 'r', 'a', 'c', 'e', 'p', 'a', 'r')) {
+    if (scan->traceparent_nl < 0 && is_traceparent_name(h)) scan->traceparent_nl = (__s32)nl;
+  }
+  return 0;
+}
+
+/* bpf_loop callback over the staged head, WEFT_HEAD_WORDS_PER_STEP words a
+ * step: only the '\n' bytes a word holds are visited (a zero-byte test
+ * flags them, and rarely a byte after one: each flag is checked). */
+static int scan_head_words(__u32 step, void *arg) {
+  struct head_scan *scan = arg;
+  const __u8 *d = scan->d;
+  for (int w = 0; w < WEFT_HEAD_WORDS_PER_STEP; w++) {
+    __u32 off = ((step * WEFT_HEAD_WORDS_PER_STEP + w) * 8) & (WEFT_MAX_CAPTURE - 1);
+    if (off >= scan->len) return 1;
+    __u64 x = load_u64(d + off) ^ 0x0a0a0a0a0a0a0a0aULL; /* '\n' bytes become 0 */
+    __u64 flags = (x - WEFT_ONES) & ~x & WEFT_HIGHS;
+    for (int k = 0; k < 8 && flags; k++) {
+      __u32 nl = off + lowest_flagged_byte(flags);
+      flags &= flags - 1;
+      if (nl >= scan->len) return 1;
+      if (d[nl] != '\n') continue;
+      if (scan_head_line(scan, nl)) return 1;
     }
   }
   return 0;
@@ -96,7 +121,9 @@ static __always_inline void scan_http_head(const __u8 *d, __u32 len, struct head
   scan->len = len;
   scan->end = -1;
   scan->length_at = -1;
-  bpf_loop((len + 7) / 8, scan_head_word, scan, 0);
+  scan->traceparent_nl = -1;
+  __u32 step_bytes = 8 * WEFT_HEAD_WORDS_PER_STEP;
+  bpf_loop((len + step_bytes - 1) / step_bytes, scan_head_words, scan, 0);
 }
 
 /* Bytes of the head worth capturing when the body can be skipped, setting
@@ -110,6 +137,8 @@ __noinline __u32 head_only_capture(__u32 staged, __u32 total, __u64 *body_left) 
   if (!s) return 0;
   struct head_scan scan;
   scan_http_head(s->data, staged, &scan);
+  s->scanned_head_end = scan.end;
+  s->scanned_traceparent = scan.traceparent_nl;
   if (scan.end <= 0 || scan.transfer_encoding || scan.length_at < 0) return 0;
   __u32 head = (__u32)scan.end;
   if (head > staged || head > total) return 0;
@@ -142,6 +171,25 @@ static __always_inline __u32 head_to_keep(const __u8 *d, __u32 staged, __u32 tot
   if (!body_left || staged < 8 || staged > WEFT_MAX_CAPTURE) return 0;
   if (!is_http_request_start(d, staged) && !is_http_response_start(d, staged)) return 0;
   return head_only_capture(staged, total, body_left);
+}
+
+/* Where find_traceparent would find a traceparent value in the `captured`
+ * staged bytes, when the head scan of this event already knows:
+ * WEFT_TRACEPARENT_UNKNOWN when it does not (no head end seen, or bytes
+ * after the head were captured too). Same bounds as find_traceparent: the
+ * whole value must lie in the captured bytes. */
+#define WEFT_TRACEPARENT_UNKNOWN (-2)
+static __always_inline int traceparent_from_head_scan(const struct capture_scratch *s,
+                                                      __u32 captured) {
+  __s32 end = s->scanned_head_end;
+  if (end <= 0) return WEFT_TRACEPARENT_UNKNOWN;
+  __s32 nl = s->scanned_traceparent;
+  if (nl < 0) return captured > (__u32)end ? WEFT_TRACEPARENT_UNKNOWN : -1;
+  if ((__u32)nl + WEFT_TRACEPARENT_MIN_LINE > captured) return -1;
+  __u32 v = (__u32)nl + 1 + 12;
+  if (s->data[v & (2 * WEFT_MAX_CAPTURE - 1)] == ' ') v++;
+  if (s->data[v & (2 * WEFT_MAX_CAPTURE - 1)] == ' ') v++;
+  return (int)v;
 }
 
 /* Flags and counters for what an event copied of its `total` bytes. */

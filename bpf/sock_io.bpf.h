@@ -48,6 +48,11 @@
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, dx)
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, r10)
+/* The same, from a BTF pointer (bpf_task_pt_regs): plain loads, no helper. */
+#define SYSCALL_NR_BTF(regs) ((regs)->orig_ax)
+#define SYSCALL_ARG0_BTF(regs) ((regs)->di)
+#define SYSCALL_ARG1_BTF(regs) ((regs)->si)
+#define SYSCALL_ARG2_BTF(regs) ((regs)->dx)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read 63
 #define NR_write 64
@@ -70,6 +75,10 @@
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, regs[1])
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[2])
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[3])
+#define SYSCALL_NR_BTF(regs) ((regs)->syscallno)
+#define SYSCALL_ARG0_BTF(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG1_BTF(regs) ((regs)->regs[1])
+#define SYSCALL_ARG2_BTF(regs) ((regs)->regs[2])
 #else
 #error "weft: unsupported architecture"
 #endif
@@ -221,6 +230,38 @@ static __always_inline int is_inet_tcp(const struct sock *sk) {
   return weft_sk_protocol(sk) == WEFT_IPPROTO_TCP && weft_sk_type(sk) == WEFT_SOCK_STREAM;
 }
 
+/* ---- BTF pointers (tp_btf arguments, bpf_get_current_task_btf) -----------
+ * Fields behind them are read with plain loads; a BPF_CORE_READ is a helper
+ * call (bpf_probe_read_kernel) costing about as much as the rest of a
+ * filter. Only the socket tracepoint backend (kernel >= 6.3, where
+ * sk_protocol and sk_type are plain u16) uses these. */
+
+static __always_inline int is_inet_tcp_btf(const struct sock *sk) {
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != WEFT_AF_INET && family != WEFT_AF_INET6) return 0;
+  return sk->sk_protocol == WEFT_IPPROTO_TCP && sk->sk_type == WEFT_SOCK_STREAM;
+}
+
+/* Is `fd` in task's file table the file of socket `sk`? Comparing with the
+ * socket's own file (sk->sk_socket->file) needs one probe read (the fd array
+ * slot) instead of walking file -> inode -> socket -> sock. */
+static __always_inline int fd_holds_sock(struct task_struct *task, __s32 fd,
+                                         const struct sock *sk) {
+  if (fd < 0) return 0;
+  struct socket *socket = sk->sk_socket;
+  if (!socket) return 0;
+  struct file *expected = socket->file;
+  struct files_struct *files = task->files;
+  if (!files) return 0;
+  struct fdtable *fdt = files->fdt;
+  if (!fdt) return 0;
+  if ((unsigned int)fd >= fdt->max_fds) return 0;
+  struct file **fds = fdt->fd;
+  struct file *file = 0;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) return 0;
+  return file && (__u64)file == (__u64)expected;
+}
+
 static __always_inline void read_tuple(const struct sock *sk, struct weft_tuple *t) {
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
   t->family = family;
@@ -245,13 +286,19 @@ static __always_inline __u32 stream_seq_after(const struct sock *sk, __u8 direct
   return BPF_CORE_READ(tp, copied_seq) - len;
 }
 
-/* Copies up to `want` bytes spread over a user iovec array into dst.
- * Returns bytes copied. */
+/* Set in a copy's result when it stopped at its segment limit with more
+ * bytes wanted and more segments left. */
+#define WEFT_COPY_MORE (1U << 30)
+
+/* Copies up to `want` bytes spread over the first `segments` entries of a
+ * user iovec array into dst. Returns bytes copied, | WEFT_COPY_MORE when the
+ * segment limit stopped it. */
 static __always_inline __u32 copy_iovecs(__u8 *dst, const struct iovec *iov, __u64 iovcnt,
-                                         __u32 want) {
+                                         __u32 want, __u32 segments) {
   __u32 copied = 0;
   for (int i = 0; i < WEFT_MAX_IOV; i++) {
     if (i >= iovcnt || copied >= want) break;
+    if (i >= segments) return copied | WEFT_COPY_MORE;
     struct iovec v;
     if (bpf_probe_read_user(&v, sizeof(v), &iov[i])) {
       stat_add(WEFT_STAT_READ_FAULTS, 1);
@@ -283,8 +330,10 @@ static __always_inline int find_mmsg_in_flight(const struct mmsghdr *msgs, __u64
   return -1;
 }
 
-/* Copies the call's first `want` bytes into dst; returns bytes copied. */
-static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *call, __u32 want) {
+/* Copies the call's first `want` bytes, from at most `segments` buffers,
+ * into dst; returns bytes copied (see copy_iovecs). */
+static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *call, __u32 want,
+                                             __u32 segments) {
   if (want > WEFT_MAX_CAPTURE) want = WEFT_MAX_CAPTURE;
   switch (call->kind) {
     case BUF_PLAIN:
@@ -294,7 +343,7 @@ static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *ca
       }
       return want;
     case BUF_IOVEC:
-      return copy_iovecs(dst, (const struct iovec *)call->buf, call->count, want);
+      return copy_iovecs(dst, (const struct iovec *)call->buf, call->count, want, segments);
     case BUF_MSGHDR:
     case BUF_MMSGHDR: {
       const struct user_msghdr *mh = (const struct user_msghdr *)call->buf;
@@ -309,7 +358,7 @@ static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *ca
         stat_add(WEFT_STAT_READ_FAULTS, 1);
         return 0;
       }
-      return copy_iovecs(dst, h.msg_iov, h.msg_iovlen, want);
+      return copy_iovecs(dst, h.msg_iov, h.msg_iovlen, want, segments);
     }
     default:
       return 0;

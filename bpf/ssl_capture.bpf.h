@@ -56,11 +56,11 @@ static __always_inline void assign_tls_context(struct weft_data_event *ev, const
     decide_client_context(ctx, tid, ev->conn_id);
     if (call->seq_known) publish_client_context(ctx, &ev->tuple, call->first_seq);
   } else if (is_http_response_start(d, captured)) {
-    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    struct thread_context *active = active_thread_context(tid);
     if (active && active->conn_id == ev->conn_id) {
       *ctx = active->ctx;
       ctx->starts_span = 0;
-      bpf_map_delete_elem(&thread_contexts, &tid);
+      end_thread_context(active);
     }
   }
   if (ctx->starts_span) {

@@ -184,6 +184,14 @@ static __always_inline int parse_traceparent(const __u8 *d, int pos, struct weft
   return 0;
 }
 
+/* Might a traced client on this node have published a context for bytes
+ * this side receives on connection t? (client_context_hints) */
+static __always_inline int peer_may_have_published(const struct weft_tuple *t) {
+  __u64 *hint = &client_context_hints[client_context_slot(t->remote_port, t->local_port)];
+  __u64 at = *hint;
+  return at != 0 && bpf_ktime_get_ns() - at < WEFT_CLIENT_HINT_NS;
+}
+
 static __always_inline void make_peer_key(struct peer_key *k, const struct weft_tuple *t,
                                           __u8 this_side_sends, __u32 seq) {
   if (this_side_sends) {
@@ -200,20 +208,41 @@ static __always_inline void make_peer_key(struct peer_key *k, const struct weft_
   k->seq = seq;
 }
 
+/* The thread's active SERVER context, or NULL. A thread's entry is kept
+ * once its response is written, marked inactive: rewriting it in place for
+ * the next request costs less than an insert and a delete per request. */
+static __always_inline struct thread_context *active_thread_context(__u32 tid) {
+  struct thread_context *t = bpf_map_lookup_elem(&thread_contexts, &tid);
+  return t && t->active ? t : 0;
+}
+
+/* The thread wrote the response: its SERVER context ends. */
+static __always_inline void end_thread_context(struct thread_context *t) {
+  t->active = 0;
+  t->proxy_armed = 0;
+}
+
 /* A thread read the start of a request: decide the SERVER context and make
- * it the thread's active one. `d` holds `len` captured request bytes. */
-static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
-                                                 __u64 conn_id, const __u8 *d, __u32 len,
-                                                 const struct weft_tuple *t, __u32 seq) {
+ * it the thread's active one. `d` holds `len` captured request bytes;
+ * `previous` is the thread's thread_contexts entry, active or not (NULL: it
+ * has none yet), which the caller looked up; `traceparent` the offset of a
+ * traceparent value when the caller's head scan found it (-1: none), or
+ * below -1 to look for it here. */
+static __always_inline void start_server_context_in(struct weft_trace_context *ctx, __u32 tid,
+                                                    __u64 conn_id, const __u8 *d, __u32 len,
+                                                    const struct weft_tuple *t, __u32 seq,
+                                                    struct thread_context *previous,
+                                                    int traceparent) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
-  int pos = find_traceparent(d, len);
+  int pos = traceparent >= -1 ? traceparent : find_traceparent(d, len);
   if (pos >= 0 && parse_traceparent(d, pos, ctx) == 0) {
     ctx->link_source = WEFT_LINK_TRACEPARENT;
     /* The header weft's propagation wrote for a traced client on this node
      * names that client's CLIENT span: the peer-socket link it is. */
     struct peer_key key = {};
     make_peer_key(&key, t, 0, seq);
-    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    struct weft_trace_context *client =
+        peer_may_have_published(t) ? bpf_map_lookup_elem(&client_contexts, &key) : 0;
     if (client) {
       if (load_u64(client->span_id) == load_u64(ctx->parent_span_id) &&
           load_u64(client->trace_id) == load_u64(ctx->trace_id) &&
@@ -225,7 +254,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
     __builtin_memset(ctx, 0, sizeof(*ctx));
     struct peer_key key = {};
     make_peer_key(&key, t, 0, seq);
-    struct weft_trace_context *client = bpf_map_lookup_elem(&client_contexts, &key);
+    struct weft_trace_context *client =
+        peer_may_have_published(t) ? bpf_map_lookup_elem(&client_contexts, &key) : 0;
     if (client) {
       child_of(ctx, client, WEFT_LINK_PEER_SOCKET);
       bpf_map_delete_elem(&client_contexts, &key);
@@ -240,8 +270,7 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
    * connection is still unanswered interleaves requests (an event loop, a
    * goroutine scheduler thread): its sends cannot be tied to one request, so
    * it gives no thread links from now on. A missing link beats a wrong one. */
-  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
-  if (previous && previous->conn_id != conn_id) {
+  if (previous && previous->active && previous->conn_id != conn_id) {
     __u8 yes = 1;
     bpf_map_update_elem(&multiplexing_threads, &tid, &yes, BPF_ANY);
   }
@@ -251,9 +280,21 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
   active.ctx.starts_span = 0;
   active.conn_id = conn_id;
   active.proxy_armed = 1;
-  bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
+  active.active = 1;
+  /* The thread's entry outlives its requests: rewrite it in place. */
+  if (previous)
+    *previous = active;
+  else
+    bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
   /* Go: the context also follows the goroutine that read the request. */
   go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
+}
+
+static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
+                                                 __u64 conn_id, const __u8 *d, __u32 len,
+                                                 const struct weft_tuple *t, __u32 seq) {
+  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
+  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, previous, -2);
 }
 
 /* ---- event-loop proxies (nginx) -------------------------------------------
@@ -275,7 +316,7 @@ static __always_inline int is_event_loop_proxy(__u32 tgid) {
 
 /* The request the worker is handling, consumed: one forward per request. */
 static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context *server) {
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  struct thread_context *active = active_thread_context(tid);
   if (!active || !active->proxy_armed) return 0;
   active->proxy_armed = 0;
   *server = active->ctx;
@@ -285,7 +326,7 @@ static __always_inline int take_proxy_turn(__u32 tid, struct weft_trace_context 
 /* A proxy worker moved bytes on conn_id: unless that is the connection of
  * the request it is handling, it has turned to other work. */
 static __always_inline void proxy_observe_io(__u32 tid, __u64 conn_id) {
-  struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+  struct thread_context *active = active_thread_context(tid);
   if (active && active->proxy_armed && active->conn_id != conn_id) active->proxy_armed = 0;
 }
 
@@ -305,7 +346,7 @@ static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
     *server = *opened_for;
     bpf_map_delete_elem(&proxy_connections, &conn_id);
     /* The worker may have opened it within this very turn. */
-    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    struct thread_context *active = active_thread_context(tid);
     if (active && active->proxy_armed &&
         load_u64(active->ctx.span_id) == load_u64(server->span_id))
       active->proxy_armed = 0;
@@ -330,7 +371,7 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
     /* Go: the goroutine, not the thread, says which request this is for. */
     child_of(ctx, &parent, WEFT_LINK_GOROUTINE);
   } else {
-    struct thread_context *active = bpf_map_lookup_elem(&thread_contexts, &tid);
+    struct thread_context *active = active_thread_context(tid);
     int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
                        bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
     if (active && !multiplexing)
@@ -351,6 +392,8 @@ static __always_inline void publish_client_context(const struct weft_trace_conte
   struct weft_trace_context published = *ctx;
   published.starts_span = 0;
   bpf_map_update_elem(&client_contexts, &key, &published, BPF_ANY);
+  /* After the update: a reader that sees the hint finds the entry. */
+  client_context_hints[client_context_slot(t->local_port, t->remote_port)] = bpf_ktime_get_ns();
 }
 
 /* A thread is about to send the start of a request: decide the CLIENT
