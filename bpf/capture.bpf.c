@@ -619,7 +619,6 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&active_syscalls, &tid);
   bpf_map_delete_elem(&ssl_calls, &tid);
   bpf_map_delete_elem(&goroutine_creations, &tid);
-  bpf_map_delete_elem(&py_thread_states, &tid);
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);

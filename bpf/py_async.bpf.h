@@ -26,35 +26,18 @@ static __always_inline __u64 py_read_pointer(__u64 address) {
   return value;
 }
 
-/* Thread state of each thread seen sending (key: tid), so the walk below
- * runs once per thread; an entry is trusted only while the state it points
- * to still names that thread. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u32);
-  __type(value, __u64);
-} py_thread_states SEC(".maps");
-
 /* The thread `tid`'s current context. The thread usually sends with the GIL
- * released, so _PyRuntime's current thread state is not its own: find the
- * interpreter's thread state with this native thread id (remembered per
- * thread; new threads go to the head of the list, so a long-lived loop
- * thread is at its tail). */
+ * released, so _PyRuntime's current thread state is not its own: walk the
+ * interpreter's thread states for the one with this native thread id. */
 static __noinline __u64 py_thread_context(const struct weft_py_process *py, __u32 tid) {
   if (!py) return 0;
-  __u64 *known = bpf_map_lookup_elem(&py_thread_states, &tid);
-  if (known && *known && (__u32)py_read_pointer(*known + py->tstate_native_tid) == tid)
-    return py_read_pointer(*known + py->tstate_context);
   __u64 interp = py_read_pointer(py->runtime_addr + py->interpreters_head);
   if (!interp) return 0;
   __u64 ts = py_read_pointer(interp + py->threads_head);
   for (int i = 0; i < WEFT_PY_MAX_THREADS; i++) {
     if (!ts) return 0;
-    if ((__u32)py_read_pointer(ts + py->tstate_native_tid) == tid) {
-      bpf_map_update_elem(&py_thread_states, &tid, &ts, BPF_ANY);
+    if ((__u32)py_read_pointer(ts + py->tstate_native_tid) == tid)
       return py_read_pointer(ts + py->tstate_context);
-    }
     ts = py_read_pointer(ts + py->tstate_next);
   }
   return 0;

@@ -20,8 +20,8 @@
 
 #include "capture.h"
 
-/* Thread states walked at most to find a thread's own (once per thread). */
-#define WEFT_PY_MAX_THREADS 256
+/* Thread states walked at most per read (a loop thread plus executor pools). */
+#define WEFT_PY_MAX_THREADS 32
 
 /* Value of the `py_processes` map (key: tgid). */
 struct weft_py_process {
