@@ -44,7 +44,7 @@ void HandoffLinker::OnTaskAnswer(const Span& server, const SpanFacts& facts,
   answer.response_start_ns = facts.response_start_ns;
   std::deque<TraceId> open;
   for (const TraceId& trace : node.mapped()) {
-    if (!DecideTaskCall(trace, answer, ready)) open.push_back(trace);
+    if (!DecideTaskCall(trace, facts.response_task, answer, ready)) open.push_back(trace);
   }
   if (open.empty()) return;
   by_task_[facts.response_task] = std::move(open);
@@ -52,8 +52,8 @@ void HandoffLinker::OnTaskAnswer(const Span& server, const SpanFacts& facts,
   answered_order_.emplace_back(now_ns_, facts.response_task);
 }
 
-bool HandoffLinker::DecideTaskCall(const TraceId& trace, const TaskAnswer& answer,
-                                   std::vector<Span>* ready) {
+bool HandoffLinker::DecideTaskCall(const TraceId& trace, uint64_t answering_generation,
+                                   const TaskAnswer& answer, std::vector<Span>* ready) {
   auto it = undecided_.find(trace);
   if (it == undecided_.end()) return true;  // decided already
   const Undecided& u = it->second;
@@ -67,10 +67,16 @@ bool HandoffLinker::DecideTaskCall(const TraceId& trace, const TaskAnswer& answe
     Link(trace, request, kByTask, ready);
     return true;
   }
-  // Sent by this request's task (or a task it created) but outside the
-  // request's lifetime: before it was read (reordered events), or still open
-  // when the answer started (work that outlives the request). No other
-  // request's task made it, so waiting longer proves nothing.
+  // Outside the lifetime of a request an *ancestor* of the call's context
+  // answered: that proves nothing. The lineage may reach that ancestor
+  // through a stale generation (HandoffOptions::max_task_ancestors), so the
+  // call may be a later request's, whose own task, nearer in the lineage,
+  // has not answered yet: keep holding it (the hold bounds the wait).
+  if (u.task_lineage.front() != answering_generation) return true;
+  // Sent by this request's own task but outside the request's lifetime:
+  // before it was read (reordered events), or still open when the answer
+  // started (work that outlives the request). No other request's task made
+  // it, so waiting longer proves nothing.
   if (u.held_by == kByTask) Release(trace, ready);
   return true;
 }
@@ -109,7 +115,7 @@ void HandoffLinker::DecideLateTaskCall(const TraceId& trace, std::vector<Span>* 
   for (uint64_t generation : it->second.task_lineage) {
     auto answer = answered_tasks_.find(generation);
     if (answer == answered_tasks_.end()) continue;
-    DecideTaskCall(trace, answer->second, ready);
+    DecideTaskCall(trace, generation, answer->second, ready);
     return;
   }
 }

@@ -44,8 +44,16 @@ struct HandoffOptions {
   size_t max_held_spans = 65536;
   // Link asyncio calls to the request whose task (or a task it created) sent them.
   bool async_tasks = true;
-  // Ancestors of a call's context it is held under (child tasks of child tasks...).
-  int max_task_ancestors = 8;
+  // Ancestors of a call's context it is held under: 2 reaches a request's
+  // own task from a child task of a child task (asyncio.gather in a gather).
+  // Deeper lineages are not trusted: a context copied where weft cannot see
+  // (asyncio's call_soon copies one in Python) may reuse a freed Context's
+  // address, and a task created in it then descends, for weft, from that
+  // address's old generation. With a new connection per request this joins
+  // a request's tasks, through its connection's task and that stale
+  // generation, to an earlier request's, whose answer would then place
+  // (or release) the later request's calls.
+  int max_task_ancestors = 2;
 };
 
 // What the linker needs to know about a span beyond the span itself
@@ -149,8 +157,11 @@ class HandoffLinker {
   bool Hold(const TraceId& trace, HeldBy rule, uint64_t now_ns);
   void OnAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
   void OnTaskAnswer(const Span& server, const SpanFacts& facts, std::vector<Span>* ready);
-  // Links or releases a held asyncio call; false while its span is not built.
-  bool DecideTaskCall(const TraceId& trace, const TaskAnswer& answer, std::vector<Span>* ready);
+  // Links or releases a held asyncio call after `answering_generation`
+  // answered (or leaves it held for a nearer generation of its lineage);
+  // false while its span is not built.
+  bool DecideTaskCall(const TraceId& trace, uint64_t answering_generation, const TaskAnswer& answer,
+                      std::vector<Span>* ready);
   void DecideLateTaskCall(const TraceId& trace, std::vector<Span>* ready);
   void ReleaseCallsOfOlderContext(const SpanFacts& facts, std::vector<Span>* ready);
   void Link(const TraceId& call_trace, const Span& server, HeldBy rule, std::vector<Span>* ready);

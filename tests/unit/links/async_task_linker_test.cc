@@ -281,6 +281,48 @@ TEST_F(AsyncTaskLinkerTest, CallBuiltAfterTheAnswerThatOutlivedTheRequestIsRelea
   EXPECT_EQ(linker.held_spans(), 0u);
 }
 
+// asyncio copies some contexts in Python (call_soon), where weft cannot see
+// it; such a copy may reuse the address of a freed task context, and a task
+// created in it then descends, for weft, from that task's old generation.
+// Here request 5's task is created in a copy that reused the address of
+// request 1's child task: request 1's answer must not decide request 5's
+// call, which its own (nearer) task answers later.
+TEST_F(AsyncTaskLinkerTest, AnEarlierRequestsAnswerDoesNotReleaseALaterRequestsCall) {
+  Copy(kConn, kTask, 1100);   // request 1's task
+  Copy(kTask, kChild, 1110);  // its child task (asyncio.gather)
+  // Request 1's call, still open when it answers: its task stays answered.
+  std::vector<uint64_t> lineage;
+  registry.TrackedLineage(registry.Current(kLoop, kChild), HandoffOptions{}.max_task_ancestors,
+                          &lineage);
+  linker.OnAsyncRequestStart(Trace(2), kLoop, lineage, 1200);
+  Answer(1, kTask, 1000, 2000);
+  // Request 5, read at 2100: its task comes from the unseen copy at kChild.
+  Copy(kChild, kTask2, 2200);
+  Call(6, kTask2, 2300, 2400);
+  EXPECT_EQ(Find(ready, Id(6)), nullptr) << "request 1's answer released request 5's call";
+  Answer(5, kTask2, 2100, 2500);
+  ExpectLinked(6, 5);
+  EXPECT_EQ(linker.async_stats().released, 0u);
+}
+
+// The same unseen copy under a new connection per request: request 5's
+// connection task is created in it, then request 5's task and its child.
+// Request 1 answers after request 5's call ended, inside its lifetime:
+// that call is still request 5's.
+TEST_F(AsyncTaskLinkerTest, AnEarlierRequestDoesNotTakeALaterRequestsCallThroughItsConnection) {
+  constexpr uint64_t kChild2 = 0x4100;
+  Copy(kConn, kTask, 1100);     // request 1's task
+  Copy(kTask, kChild, 1110);    // its child task, finished by 1290
+  Copy(kChild, kConn2, 1300);   // request 5's connection (unseen copy at kChild)
+  Copy(kConn2, kTask2, 1450);   // request 5's task, read at 1400
+  Copy(kTask2, kChild2, 1460);  // its child task
+  Call(6, kChild2, 1500, 1600);
+  Answer(1, kTask, 1000, 1650);
+  EXPECT_EQ(Find(ready, Id(6)), nullptr) << "request 1 took request 5's call";
+  Answer(5, kTask2, 1400, 1700);
+  ExpectLinked(6, 5);
+}
+
 TEST_F(AsyncTaskLinkerTest, AnAnswerWaitsForOpenCallsOnlyUntilTheHoldExpires) {
   Copy(kConn, kTask, 1100);
   std::vector<uint64_t> lineage;

@@ -129,6 +129,51 @@ TEST_F(AsyncTaskPipelineTest, AnswerFromTheConnectionsOlderContextLinksNothing) 
   EXPECT_EQ(pipeline.stats().async_task.linked, 0u);
 }
 
+// A new connection per request (aiohttp): request B's connection task is
+// created in a context asyncio copied in Python (call_soon, never reported)
+// at the address of request A's finished child task, so for the registry
+// B's tasks descend from A's. A answers after B's call ended: the call is
+// still B's, not A's.
+TEST_F(AsyncTaskPipelineTest, ALaterRequestsCallStaysItsOwnThroughAReusedAddress) {
+  constexpr uint64_t kServerConnB = 3, kClientConnB = 4;
+  constexpr uint64_t kChildA = 0x7300, kConnTaskB = 0x7110, kRequestTaskB = 0x7210,
+                     kChildB = 0x7310;
+  TraceContext request_b = Context(5, LinkSource::kNone);
+  TraceContext call_b = Context(7, LinkSource::kAmbiguous);
+  Send(kServerConn, Role::kServer, Direction::kIngress, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", 0,
+       &request);
+  Copy(kConnTask, kRequestTask);
+  Copy(kRequestTask, kChildA);  // asyncio.gather
+  Send(kClientConn, Role::kClient, Direction::kEgress, "GET /back HTTP/1.1\r\nHost: b\r\n\r\n",
+       kChildA, &call);
+  Send(kClientConn, Role::kClient, Direction::kIngress,
+       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+  // kChildA's task is done; the unseen copy got its address.
+  Copy(kChildA, kConnTaskB);
+  Send(kServerConnB, Role::kServer, Direction::kIngress, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n", 0,
+       &request_b);
+  Copy(kConnTaskB, kRequestTaskB);
+  Copy(kRequestTaskB, kChildB);
+  Send(kClientConnB, Role::kClient, Direction::kEgress, "GET /back HTTP/1.1\r\nHost: b\r\n\r\n",
+       kChildB, &call_b);
+  Send(kClientConnB, Role::kClient, Direction::kIngress,
+       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+  Send(kServerConn, Role::kServer, Direction::kEgress,
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", kRequestTask);
+  Send(kServerConnB, Role::kServer, Direction::kEgress,
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", kRequestTaskB);
+  pipeline.Flush();
+  const Span* client_a = Exported(call);
+  const Span* client_b = Exported(call_b);
+  ASSERT_NE(client_a, nullptr);
+  ASSERT_NE(client_b, nullptr);
+  EXPECT_EQ(client_a->parent_span_id, request.span_id);
+  EXPECT_EQ(client_b->trace_id, request_b.trace_id);
+  EXPECT_EQ(client_b->parent_span_id, request_b.span_id) << "request A took request B's call";
+  EXPECT_EQ(LinkSourceOf(*client_b), "async-task");
+  EXPECT_EQ(pipeline.stats().async_task.linked, 2u);
+}
+
 TEST_F(AsyncTaskPipelineTest, ProcessWithoutAsyncContextsIsNotHeld) {
   Serve(/*call_from=*/0, /*answer_from=*/0);
   EXPECT_EQ(pipeline.stats().async_task.calls, 0u);
