@@ -5,6 +5,9 @@
 - A front written on asyncio streams that answers from each connection's own
   task, created before its requests: that task may serve several requests,
   so weft must link nothing there (precision first), and say so at exit.
+  (Each front request uses a new connection: aiohttp then creates its
+  connection task inside a context copy weft does not see, the case that
+  once joined a later request's tasks to an earlier one's.)
 - Under --no-python-probes the aiohttp front's calls get no parent.
 Each front serves concurrent keep-alive clients so requests interleave on
 the loop."""
@@ -157,7 +160,7 @@ def run(front_source, extra_args, label, f):
 
 
 def client_links(spans):
-    """(CLIENT spans, wrong parents, linked by async-task, right parents by source)."""
+    """(CLIENT spans, wrong parents, linked by async-task, right parents)."""
     by_id = {s["span_id"]: s for s in spans}
     clients = [s for s in spans if s["kind"] == "CLIENT"]
     wrong, linked, right = [], 0, {}
@@ -172,6 +175,7 @@ def client_links(spans):
             source = attr(c, "weft.link.source")
             right[source] = right.get(source, 0) + 1
             linked += source == "async-task"
+    right_total = sum(right.values())
     unlinked = sorted(str(attr(c, "url.full")).rsplit("/", 1)[-1] for c in clients
                       if not c["parent_span_id"])
     print("right parents by link source: %s; without parent: %s" % (right, unlinked[:12]))
@@ -186,7 +190,7 @@ def client_links(spans):
                       describe(c), (c["start_unix_nano"] - front["start_unix_nano"]) // 1000,
                       (front["end_unix_nano"] - c["end_unix_nano"]) // 1000,
                       attr(c, "weft.link.source")))
-    return clients, wrong, linked
+    return clients, wrong, linked, right_total
 
 
 def main():
@@ -196,15 +200,17 @@ def main():
 
     spans, output = run(AIOHTTP_FRONT, (), "aiohttp", f)
     print("\n".join(l for l in output.splitlines() if "async-task:" in l))
-    clients, wrong, linked = client_links(spans)
+    clients, wrong, linked, right = client_links(spans)
     f.check(len(clients) == FAN * total, "aiohttp: %d CLIENT spans (%d)" % (FAN * total, len(clients)))
     f.check(not wrong, "aiohttp: no CLIENT span has a wrong parent (%s)" % wrong[:4])
-    f.check(linked == len(clients),
-            "aiohttp: every call is linked to its request by async-task (%d of %d)" %
-            (linked, len(clients)))
+    # The kernel may link a loop's first calls by thread, rightly, before it
+    # sees the thread interleave requests: those are not held.
+    f.check(right == len(clients) and linked > 0,
+            "aiohttp: every call has its request as parent (%d of %d, %d by async-task)" %
+            (right, len(clients), linked))
 
     spans, output = run(CONNECTION_TASK_FRONT, (), "connection task", f)
-    clients, wrong, linked = client_links(spans)
+    clients, wrong, linked, _ = client_links(spans)
     f.check(len(clients) == FAN * total,
             "connection task: %d CLIENT spans (%d)" % (FAN * total, len(clients)))
     f.check(not wrong, "connection task: no CLIENT span has a wrong parent (%s)" % wrong[:4])
@@ -216,7 +222,7 @@ def main():
             (older.group(0) if older else "no such line"))
 
     spans, _ = run(AIOHTTP_FRONT, ("--no-python-probes",), "no probes", f)
-    clients, wrong, linked = client_links(spans)
+    clients, wrong, linked, _ = client_links(spans)
     f.check(not wrong and linked == 0,
             "--no-python-probes: no async-task links and no wrong parent (%d linked, %s)" %
             (linked, wrong[:4]))
