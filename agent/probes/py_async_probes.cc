@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "bpf/py_async.h"
@@ -24,17 +22,6 @@ std::optional<proc::FileId> FileIdOf(const std::string& path) {
   return proc::FileId{major(st.st_dev), minor(st.st_dev), st.st_ino};
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-bool IsLibpythonName(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  return path.substr(slash == std::string_view::npos ? 0 : slash + 1).starts_with("libpython3");
-}
 
 }  // namespace
 
@@ -160,14 +147,14 @@ void PyAsyncProbes::ScanProcess(uint32_t pid) {
   scanned_exe = *exe_id;
   settled = true;
 
-  const auto mappings = proc::ParseMaps(ReadText(proc_dir + "/maps"));
+  const auto mappings = proc::ReadMaps(static_cast<int>(pid));
   const std::string root = proc_dir + "/root";
   std::optional<Interpreter> interpreter;
   const proc::Mapping* asyncio_module = nullptr;
   for (const proc::Mapping& m : mappings) {
     if (m.path.empty() || m.path[0] != '/') continue;
     if (!asyncio_module && elf::IsAsyncioModuleName(m.path)) asyncio_module = &m;
-    if (interpreter || !(m.file == *exe_id || IsLibpythonName(m.path))) continue;
+    if (interpreter || !(m.file == *exe_id || elf::IsLibpythonName(m.path))) continue;
     // Through the process's root: inside a container, the file it maps.
     const std::string path = root + m.path;
     if (const auto& binary = BinaryOf(m.file, path))

@@ -9,8 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "capture.skel.h"
@@ -70,14 +68,6 @@ const std::vector<std::string>& SslFunctionNames() {
   static const std::vector<std::string> names = {"SSL_read", "SSL_read_ex", "SSL_write",
                                                  "SSL_write_ex"};
   return names;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
 }
 
 }  // namespace
@@ -205,7 +195,7 @@ void TlsProbes::ScanProcess(uint32_t pid) {
   const int key = scope_ == TlsProbeScope::kWholeNode ? kAllProcesses : static_cast<int>(pid);
   const int attach_pid = scope_ == TlsProbeScope::kWholeNode ? -1 : static_cast<int>(pid);
   const std::string root = absl::StrCat("/proc/", pid, "/root");
-  auto mappings = proc::ParseMaps(ReadFile(absl::StrCat("/proc/", pid, "/maps")));
+  auto mappings = proc::ReadMaps(static_cast<int>(pid));
   for (const proc::Mapping& lib : proc::FindLibssl(mappings)) {
     if (failed_files_.count(lib.file)) continue;
     Attachment& attachment = attached_[key];

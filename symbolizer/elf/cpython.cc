@@ -95,13 +95,19 @@ std::optional<uint64_t> PltEntryOf(Elf* elf, uint64_t got_slot) {
   return std::nullopt;
 }
 
+std::string_view FileName(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return path.substr(slash == std::string_view::npos ? 0 : slash + 1);
+}
+
 }  // namespace
 
 bool IsAsyncioModuleName(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  std::string_view name = path.substr(slash == std::string_view::npos ? 0 : slash + 1);
+  const std::string_view name = FileName(path);
   return name.starts_with("_asyncio.") && name.ends_with(".so");
 }
+
+bool IsLibpythonName(std::string_view path) { return FileName(path).starts_with("libpython3"); }
 
 absl::StatusOr<std::vector<uint64_t>> FindContextCopySites(const std::filesystem::path& path) {
   absl::StatusOr<ElfFile> file = ElfFile::Open(path);

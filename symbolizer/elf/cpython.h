@@ -59,6 +59,8 @@ absl::StatusOr<std::vector<uint64_t>> FindContextCopySites(const std::filesystem
 // True for the file name of CPython's C asyncio module
 // (_asyncio.cpython-311-x86_64-linux-gnu.so, _asyncio.so).
 bool IsAsyncioModuleName(std::string_view path);
+// True for the file name of a shared libpython3 (libpython3.11.so.1.0).
+bool IsLibpythonName(std::string_view path);
 
 // Decodes Py_Version (PY_VERSION_HEX, e.g. 0x030B02F0 for 3.11.2 final).
 void DecodePyVersionHex(uint32_t hex, CPythonBinary* binary);

@@ -1,7 +1,10 @@
 #include "symbolizer/proc/maps.h"
 
 #include <charconv>
+#include <fstream>
 #include <set>
+#include <sstream>
+#include <string>
 
 namespace weft::proc {
 namespace {
@@ -81,6 +84,14 @@ std::vector<Mapping> FindLibssl(const std::vector<Mapping>& mappings) {
     out.push_back(m);
   }
   return out;
+}
+
+std::vector<Mapping> ReadMaps(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  if (!in) return {};
+  std::stringstream content;
+  content << in.rdbuf();
+  return ParseMaps(content.str());
 }
 
 }  // namespace weft::proc

@@ -1,5 +1,6 @@
 // /proc/PID/maps: which files a process has mapped, and which of them is a
-// shared OpenSSL (libssl) to put TLS uprobes on. Pure parsing, no I/O.
+// shared OpenSSL (libssl) to put TLS uprobes on. Parsing is pure; ReadMaps
+// is the one function that reads a live process.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,9 @@ struct Mapping {
 
 // Parses the content of /proc/PID/maps; malformed lines are skipped.
 std::vector<Mapping> ParseMaps(std::string_view content);
+
+// /proc/PID/maps of a live process, parsed; empty when it is gone.
+std::vector<Mapping> ReadMaps(int pid);
 
 // True for the file name of a shared OpenSSL libssl: libssl.so.3,
 // libssl.so.1.1, libssl.so (not libssl3.so, which is NSS).
