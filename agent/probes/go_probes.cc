@@ -1,8 +1,6 @@
 #include "agent/probes/go_probes.h"
 
 #include <bpf/bpf.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,19 +12,6 @@
 #include "symbolizer/elf/go_binary.h"
 
 namespace weft {
-namespace {
-
-std::optional<proc::FileId> ExecutableId(const std::string& exe) {
-  struct stat st {};
-  if (stat(exe.c_str(), &st) != 0) return std::nullopt;
-  proc::FileId id;
-  id.dev_major = major(st.st_dev);
-  id.dev_minor = minor(st.st_dev);
-  id.inode = st.st_ino;
-  return id;
-}
-
-}  // namespace
 
 GoProbes::~GoProbes() {
   if (!detacher_.joinable()) StartDetach();
@@ -81,7 +66,7 @@ absl::Status GoProbes::EnableProcess(uint32_t pid, const elf::GoProbeSites& site
 
 void GoProbes::ScanProcess(uint32_t pid) {
   const std::string exe = absl::StrCat("/proc/", pid, "/exe");
-  auto id = ExecutableId(exe);
+  auto id = proc::StatFileId(exe);
   if (!id) {
     spdlog::debug("Go: cannot stat {}: {}", exe, std::strerror(errno));
     return;  // gone, or a kernel thread

@@ -1,8 +1,6 @@
 #include "agent/probes/py_async_probes.h"
 
 #include <bpf/bpf.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,16 +12,6 @@
 #include "spdlog/spdlog.h"
 
 namespace weft {
-namespace {
-
-std::optional<proc::FileId> FileIdOf(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return std::nullopt;
-  return proc::FileId{major(st.st_dev), minor(st.st_dev), st.st_ino};
-}
-
-
-}  // namespace
 
 PyAsyncProbes::~PyAsyncProbes() {
   if (!detacher_.joinable()) StartDetach();
@@ -130,7 +118,7 @@ absl::Status PyAsyncProbes::Enable(uint32_t pid, const Interpreter& interpreter,
 
 void PyAsyncProbes::ScanProcess(uint32_t pid) {
   const std::string proc_dir = absl::StrCat("/proc/", pid);
-  auto exe_id = FileIdOf(proc_dir + "/exe");
+  auto exe_id = proc::StatFileId(proc_dir + "/exe");
   if (!exe_id) return;  // gone, or a kernel thread
   if (auto scanned = scanned_.find(pid); scanned != scanned_.end()) {
     if (scanned->second.first == *exe_id && scanned->second.second) {

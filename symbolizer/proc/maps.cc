@@ -1,5 +1,8 @@
 #include "symbolizer/proc/maps.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -92,6 +95,12 @@ std::vector<Mapping> ReadMaps(int pid) {
   std::stringstream content;
   content << in.rdbuf();
   return ParseMaps(content.str());
+}
+
+std::optional<FileId> StatFileId(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{major(st.st_dev), minor(st.st_dev), st.st_ino};
 }
 
 }  // namespace weft::proc

@@ -1,9 +1,10 @@
 // /proc/PID/maps: which files a process has mapped, and which of them is a
 // shared OpenSSL (libssl) to put TLS uprobes on. Parsing is pure; ReadMaps
-// is the one function that reads a live process.
+// and StatFileId are the functions that read the live system.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ std::vector<Mapping> ParseMaps(std::string_view content);
 
 // /proc/PID/maps of a live process, parsed; empty when it is gone.
 std::vector<Mapping> ReadMaps(int pid);
+
+// The file `path` names (e.g. /proc/PID/exe), or nothing when stat fails.
+std::optional<FileId> StatFileId(const std::string& path);
 
 // True for the file name of a shared OpenSSL libssl: libssl.so.3,
 // libssl.so.1.1, libssl.so (not libssl3.so, which is NSS).
