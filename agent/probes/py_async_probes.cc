@@ -93,6 +93,7 @@ absl::Status PyAsyncProbes::Enable(uint32_t pid, const Interpreter& interpreter,
     return absl::ResourceExhaustedError(
         absl::StrCat("asyncio contexts for process ", pid, ": ", std::strerror(errno)));
   }
+  capture_.skeleton()->bss->py_processes_present = 1;
   std::vector<Link> made;
   for (uint64_t offset : *sites) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
