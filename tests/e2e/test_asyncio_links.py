@@ -25,6 +25,16 @@ CLIENTS = 6
 PER_CLIENT = 5
 FAN = 2
 
+# Runs `serve(reader, writer)` for every connection on port argv[1].
+STREAM_SERVER_MAIN = r'''
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+'''
+
 BACK = r'''
 import asyncio, sys
 
@@ -37,14 +47,7 @@ async def serve(reader, writer):
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
         await writer.drain()
     writer.close()
-
-async def main():
-    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
-    async with server:
-        await server.serve_forever()
-
-asyncio.run(main())
-'''
+''' + STREAM_SERVER_MAIN
 
 # aiohttp: a new task per request (after reading it); the calls run in child
 # tasks of that task (asyncio.gather).
@@ -106,14 +109,7 @@ async def serve(reader, writer):
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
         await writer.drain()
     writer.close()
-
-async def main():
-    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
-    async with server:
-        await server.serve_forever()
-
-asyncio.run(main())
-'''
+''' + STREAM_SERVER_MAIN
 
 
 def drive(front_port, f, label):
