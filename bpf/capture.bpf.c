@@ -62,15 +62,27 @@ static __always_inline void output_staged_event(struct capture_scratch *s, __u32
   }
 }
 
+/* Per-CPU staging of a connection's first state: built on the stack it
+ * would take about 170 of the 512 bytes the call chain may use. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct conn_state);
+} new_conns SEC(".maps");
+
 static __always_inline struct conn_state *conn_for(__u64 conn_id, __u32 tgid) {
   struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (cs) return cs;
-  struct conn_state init = {};
-  init.tgid = tgid;
+  __u32 zero = 0;
+  struct conn_state *init = bpf_map_lookup_elem(&new_conns, &zero);
+  if (!init) return 0;
+  __builtin_memset(init, 0, sizeof(*init));
+  init->tgid = tgid;
   __u8 *role = bpf_map_lookup_elem(&conn_roles, &conn_id);
-  init.role = role ? *role : WEFT_ROLE_UNKNOWN;
-  init.event_loop_proxy = is_event_loop_proxy(tgid);
-  bpf_map_update_elem(&conns, &conn_id, &init, BPF_NOEXIST);
+  init->role = role ? *role : WEFT_ROLE_UNKNOWN;
+  init->event_loop_proxy = is_event_loop_proxy(tgid);
+  bpf_map_update_elem(&conns, &conn_id, init, BPF_NOEXIST);
   cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) stat_add(WEFT_STAT_CONN_TABLE_FULL, 1);
   return cs;
@@ -310,24 +322,26 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
 
   struct task_struct *task = bpf_get_current_task_btf();
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-  struct io_call call = {};
+  struct io_call *call = fresh_io_call();
+  if (!call) return 0;
   classify_syscall(SYSCALL_NR_BTF(regs), SYSCALL_ARG0_BTF(regs), SYSCALL_ARG1_BTF(regs),
-                   SYSCALL_ARG2_BTF(regs), &call);
+                   SYSCALL_ARG2_BTF(regs), call);
   /* The syscall must be the one moving these bytes on this socket; anything
    * else (kernel TLS, splice, io_uring, NFS...) is reported by size. */
-  if (call.kind != BUF_NONE && (call.direction != direction || !fd_holds_sock(task, call.fd, sk))) {
-    call.kind = BUF_NONE;
-    call.source = WEFT_SRC_UNKNOWN;
-    call.fd = -1;
+  if (call->kind != BUF_NONE &&
+      (call->direction != direction || !fd_holds_sock(task, call->fd, sk))) {
+    call->kind = BUF_NONE;
+    call->source = WEFT_SRC_UNKNOWN;
+    call->fd = -1;
   }
-  call.sk = (__u64)sk;
-  call.conn_id = bpf_get_socket_cookie(sk);
-  call.pid_tgid = pid_tgid;
-  call.len = ret;
-  call.seq = stream_seq_after(sk, direction, ret);
-  call.direction = direction;
-  call.msg_index = -1;
-  return emit_data(&call);
+  call->sk = (__u64)sk;
+  call->conn_id = bpf_get_socket_cookie(sk);
+  call->pid_tgid = pid_tgid;
+  call->len = ret;
+  call->seq = stream_seq_after(sk, direction, ret);
+  call->direction = direction;
+  call->msg_index = -1;
+  return emit_data(call);
 }
 
 SEC("tp_btf/sock_send_length")
@@ -456,58 +470,64 @@ int BPF_PROG(weft_sys_exit, struct pt_regs *regs, long ret) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
-  struct syscall_args *saved = bpf_map_lookup_elem(&active_syscalls, &tid);
-  if (!saved) return 0;
-  struct syscall_args args = *saved;
-  bpf_map_delete_elem(&active_syscalls, &tid);
+  struct syscall_args *args = bpf_map_lookup_elem(&active_syscalls, &tid);
+  if (!args || args->nr < 0) return 0;
+  /* Consumed, not deleted: the thread's entry is rewritten by its next
+   * captured syscall (and deleted when the thread exits). Read through the
+   * pointer: a copy would cost this frame 48 bytes of the call chain's 512. */
+  __s64 nr = args->nr;
+  args->nr = -1;
 
   struct task_struct *task = bpf_get_current_task_btf();
-  if (args.nr == NR_connect) {
+  if (nr == NR_connect) {
     if (ret == 0 || ret == -WEFT_EINPROGRESS)
-      remember_role(sock_from_fd(task, (__s32)args.arg[0]), WEFT_ROLE_CLIENT);
+      remember_role(sock_from_fd(task, (__s32)args->arg[0]), WEFT_ROLE_CLIENT);
     return 0;
   }
-  if (args.nr == NR_accept || args.nr == NR_accept4) {
+  if (nr == NR_accept || nr == NR_accept4) {
     if (ret >= 0) remember_role(sock_from_fd(task, (__s32)ret), WEFT_ROLE_SERVER);
     return 0;
   }
   if (ret <= 0) return 0;
-  if (recv_flags(args.nr, args.arg) & WEFT_MSG_PEEK) return 0;
+  if (recv_flags(nr, args->arg) & WEFT_MSG_PEEK) return 0;
 
-  struct io_call call = {};
-  classify_syscall(args.nr, args.arg[0], args.arg[1], args.arg[2], &call);
-  struct sock *sk = sock_from_fd(task, call.fd);
+  struct io_call *call = fresh_io_call();
+  if (!call) return 0;
+  classify_syscall(nr, args->arg[0], args->arg[1], args->arg[2], call);
+  struct sock *sk = sock_from_fd(task, call->fd);
   if (!sk || !is_inet_tcp(sk)) return 0;
-  call.sk = (__u64)sk;
-  call.conn_id = (__u64)sk;
-  call.pid_tgid = pid_tgid;
+  call->sk = (__u64)sk;
+  call->conn_id = (__u64)sk;
+  call->pid_tgid = pid_tgid;
 
-  if (call.kind != BUF_MMSGHDR) {
-    call.len = ret;
-    call.seq = stream_seq_after(sk, call.direction, ret);
-    call.msg_index = -1;
-    return emit_data(&call);
+  if (call->kind != BUF_MMSGHDR) {
+    call->len = ret;
+    call->seq = stream_seq_after(sk, call->direction, ret);
+    call->msg_index = -1;
+    return emit_data(call);
   }
   /* ret messages moved; each is its own event, in stream order. */
-  const struct mmsghdr *msgs = (const struct mmsghdr *)call.buf;
-  __u32 lens[WEFT_MAX_IOV] = {};
+  const struct mmsghdr *msgs = (const struct mmsghdr *)call->buf;
   __u32 total = 0;
   int n = ret < WEFT_MAX_IOV ? ret : WEFT_MAX_IOV;
   for (int i = 0; i < WEFT_MAX_IOV; i++) {
     if (i >= n) break;
     unsigned int len = 0;
     bpf_probe_read_user(&len, sizeof(len), &msgs[i].msg_len);
-    lens[i] = len;
     total += len;
   }
-  __u32 seq = stream_seq_after(sk, call.direction, total);
+  /* The lengths are read again rather than kept: an array of them would
+   * cost this frame 64 bytes of the call chain's 512. */
+  __u32 seq = stream_seq_after(sk, call->direction, total);
   for (int i = 0; i < WEFT_MAX_IOV; i++) {
     if (i >= n) break;
-    call.msg_index = i;
-    call.len = lens[i];
-    call.seq = seq;
-    seq += lens[i];
-    if (call.len) emit_data(&call);
+    unsigned int len = 0;
+    bpf_probe_read_user(&len, sizeof(len), &msgs[i].msg_len);
+    call->msg_index = i;
+    call->len = len;
+    call->seq = seq;
+    seq += len;
+    if (call->len) emit_data(call);
   }
   return 0;
 }

@@ -111,6 +111,24 @@ struct io_call {
   __u32 _pad;
 };
 
+/* Per-CPU home of the call being reported, so it takes no room on the
+ * entry program's stack: the entry program, emit_data and its callees share
+ * one 512-byte stack budget. Tracepoint programs do not nest on a CPU. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct io_call);
+} io_calls SEC(".maps");
+
+/* This CPU's io_call, zeroed; NULL only if the map is missing. */
+static __always_inline struct io_call *fresh_io_call(void) {
+  __u32 zero = 0;
+  struct io_call *call = bpf_map_lookup_elem(&io_calls, &zero);
+  if (call) __builtin_memset(call, 0, sizeof(*call));
+  return call;
+}
+
 /* Maps a syscall and its first three arguments to an io_call. */
 static __always_inline void classify_syscall(__s64 nr, __u64 a0, __u64 a1, __u64 a2,
                                              struct io_call *call) {
@@ -353,12 +371,16 @@ static __always_inline __u32 copy_call_bytes(__u8 *dst, const struct io_call *ca
         if (i < 0 || i >= WEFT_MAX_IOV) return 0;
         mh = &((const struct mmsghdr *)call->buf)[i].msg_hdr;
       }
-      struct user_msghdr h;
-      if (bpf_probe_read_user(&h, sizeof(h), mh)) {
+      /* Only the two fields needed: the whole header would cost this
+       * frame 56 bytes of the 512 the call chain may use. */
+      struct iovec *iov = 0;
+      __u64 iovlen = 0;
+      if (bpf_probe_read_user(&iov, sizeof(iov), &mh->msg_iov) ||
+          bpf_probe_read_user(&iovlen, sizeof(iovlen), &mh->msg_iovlen)) {
         stat_add(WEFT_STAT_READ_FAULTS, 1);
         return 0;
       }
-      return copy_iovecs(dst, h.msg_iov, h.msg_iovlen, want, segments);
+      return copy_iovecs(dst, iov, iovlen, want, segments);
     }
     default:
       return 0;

@@ -222,6 +222,22 @@ int BPF_KPROBE(weft_ssl_write_ex_enter) { return ssl_enter(ctx, WEFT_DIR_EGRESS,
  * _ex variants and OpenSSL's internal ssl_read_internal/ssl_write_internal
  * (probed instead when found, agent/probes/tls_probe_points.h) a positive
  * value and the count through their fourth argument. */
+/* A write that did not go through keeps its published context for the
+ * retry. Global, so its frame is not added to emit_ssl_data's in the
+ * 512-byte stack budget of the call chain. */
+__noinline int remember_write_retry(struct ssl_call *call) {
+  if (!call || call->direction != WEFT_DIR_EGRESS || !call->has_ctx || !call->published ||
+      !call->conn_id)
+    return 0;
+  struct ssl_write_retry retry = {};
+  retry.ctx = call->ctx;
+  retry.conn_id = call->conn_id;
+  retry.at_ns = bpf_ktime_get_ns();
+  __u64 ssl = call->ssl;
+  bpf_map_update_elem(&ssl_write_retries, &ssl, &retry, BPF_ANY);
+  return 0;
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(weft_ssl_return) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -235,15 +251,7 @@ int BPF_KRETPROBE(weft_ssl_return) {
   if (ret <= 0) {
     /* Most failures are a non-blocking read finding no record yet
      * (WANT_READ): nothing to report, nothing to keep. */
-    if (call->direction == WEFT_DIR_EGRESS && call->has_ctx && call->published &&
-        call->conn_id) {
-      struct ssl_write_retry retry = {};
-      retry.ctx = call->ctx;
-      retry.conn_id = call->conn_id;
-      retry.at_ns = bpf_ktime_get_ns();
-      __u64 ssl = call->ssl;
-      bpf_map_update_elem(&ssl_write_retries, &ssl, &retry, BPF_ANY);
-    }
+    remember_write_retry(call);
     return 0;
   }
   __u64 n = 0;

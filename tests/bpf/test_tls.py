@@ -106,8 +106,13 @@ trigger, port, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 context = ssl.create_default_context(cafile=cert)
 while not os.path.exists(trigger):
     time.sleep(0.05)
-sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
-                           server_hostname="127.0.0.1")
+# A fixed, small send buffer: autotuning may grow it to tcp_wmem's maximum
+# (4 MiB), which with the peer's receive window holds the whole request, and
+# then nothing is retried.
+raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+raw.connect(("127.0.0.1", port))
+sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
 sock.setblocking(False)
 body = b"x" * 4000000
 request = (b"POST /slowupload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
