@@ -566,6 +566,7 @@ int BPF_PROG(weft_inet_sock_set_state, const struct sock *sk, int oldstate, int 
 
   bpf_map_delete_elem(&conn_roles, &conn_id);
   bpf_map_delete_elem(&proxy_connections, &conn_id);
+  if (node_processes_present) bpf_map_delete_elem(&node_sockets, &conn_id);
   struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
   if (!cs) return 0;
   struct weft_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

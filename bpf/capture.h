@@ -84,7 +84,10 @@ enum weft_link_source {
    * the request it had just read, or on the upstream connection it opened
    * while handling it. */
   WEFT_LINK_PROXY_TURN = 6,
-  WEFT_LINK_SOURCE_MAX = 6,
+  /* Node.js: the request the program's own async context says the call is
+   * made for (node_async.h; needs `--node-links inspector`). */
+  WEFT_LINK_NODE_ASYNC = 7,
+  WEFT_LINK_SOURCE_MAX = 7,
 };
 
 /* Trace context the kernel assigned to the message a data event belongs to.
@@ -180,7 +183,11 @@ enum weft_stat {
   WEFT_STAT_CONN_TABLE_FULL = 6,
   WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
   WEFT_STAT_BODY_BYTES_SKIPPED = 8, /* body bytes of declared length, not copied */
-  WEFT_STAT_MAX = 9,
+  WEFT_STAT_NODE_SIGNALS = 9,   /* request/socket messages from Node.js hooks (node_async.h) */
+  /* ... whose socket was not a traced TCP connection, or whose request was
+   * never named (started before the hook was injected): no link from them */
+  WEFT_STAT_NODE_UNMATCHED = 10,
+  WEFT_STAT_MAX = 11,
 };
 
 #endif /* WEFT_BPF_CAPTURE_H */

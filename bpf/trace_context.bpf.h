@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "go_runtime.bpf.h" /* goroutine contexts (issue 7) */
+#include "node_async.bpf.h" /* Node.js request links */
 
 /* How far into a request the traceparent header is looked for. */
 #define WEFT_TRACEPARENT_SCAN 1024
@@ -367,6 +368,9 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
       child_of(ctx, &parent, WEFT_LINK_PROXY_TURN);
     else
       new_trace(ctx, WEFT_LINK_AMBIGUOUS);
+  } else if (node_client_parent(conn_id, &parent)) {
+    /* Node.js: the program's own async context named the request. */
+    child_of(ctx, &parent, WEFT_LINK_NODE_ASYNC);
   } else if (go_client_parent(tgid, &parent)) {
     /* Go: the goroutine, not the thread, says which request this is for. */
     child_of(ctx, &parent, WEFT_LINK_GOROUTINE);

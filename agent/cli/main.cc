@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
                    "headers: insert a W3C traceparent into traced processes' outgoing HTTP/1.x "
                    "requests; none (default, or WEFT_PROPAGATE)")
       ->check(CLI::IsMember({"headers", "none"}));
+  run_cmd
+      ->add_option("--node-links", run.node_links,
+                   "inspector: link Node.js calls to their requests with a hook weft installs "
+                   "through each traced Node.js process's inspector (SIGUSR1; see "
+                   "docs/parent-links.md); none (default, or WEFT_NODE_LINKS)")
+      ->check(CLI::IsMember({"inspector", "none"}));
   run_cmd->add_flag(
       "--capture-bodies", [&](int64_t) { run.capture.skip_bodies = false; },
       "copy message bodies too (default: only the head of a message whose body "

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/events/event_json.h"
+#include "agent/nodejs/node_links.h"
 #include "agent/pipeline/span_pipeline.h"
 #include "agent/probes/go_probes.h"
 #include "agent/probes/kernel_fs.h"
@@ -136,7 +137,24 @@ void LogPropagationStats(const PropagationStats& s) {
       s.push_failed, s.sockets_added, s.sockhash_full);
 }
 
+void LogNodeLinkStats(const nodejs::NodeLinkStats& n, const CaptureStats& c) {
+  spdlog::info(
+      "node-links: {} Node.js processes hooked, {} not signalled (a check said no), {} failed, "
+      "{} hooks taken out; {} messages from hooks ({} named an unknown socket or request)",
+      n.processes_hooked, n.processes_refused, n.failures, n.processes_unhooked, c.node_signals,
+      c.node_unmatched);
+}
+
 }  // namespace
+
+absl::StatusOr<bool> ResolveNodeLinks(const std::string& flag, const char* env_value) {
+  std::string mode = flag;
+  if (mode.empty() && env_value != nullptr) mode = env_value;
+  if (mode.empty() || mode == "none") return false;
+  if (mode == "inspector") return true;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "WEFT_NODE_LINKS=", mode, " is not a Node.js link mode: use inspector or none"));
+}
 
 absl::StatusOr<bool> ResolvePropagateHeaders(const std::string& flag, const char* env_value) {
   std::string mode = flag;
@@ -155,6 +173,15 @@ int RunAgent(const RunOptions& run_options) {
     return 2;
   }
   options.capture.propagate_headers = *propagate;
+  auto node_links_on = ResolveNodeLinks(options.node_links, std::getenv("WEFT_NODE_LINKS"));
+  if (!node_links_on.ok()) {
+    spdlog::error("{}", std::string(node_links_on.status().message()));
+    return 2;
+  }
+  if (*node_links_on && !options.capture.trace_context) {
+    spdlog::error("--node-links inspector needs trace context: drop --no-trace-context");
+    return 2;
+  }
   if (options.pids.empty()) {
     spdlog::error("nothing to trace: pass --pid PID (repeatable) for each process to trace");
     return 2;
@@ -212,7 +239,14 @@ int RunAgent(const RunOptions& run_options) {
   // Forks and exits since the last poll, for the TLS uprobes (attached per
   // process, outside the event callback).
   std::vector<ProcessEvent> process_changes;
+  std::unique_ptr<nodejs::NodeLinks> node;  // set once the probes run
   auto handler = [&](const Event& event) {
+    // weft's own connections to Node.js inspectors are not the program's.
+    if (const auto* data = std::get_if<DataEvent>(&event);
+        data && node && node->IsOwnInspectorConnection(data->tuple.local.port,
+                                                       data->tuple.remote.port)) {
+      return;
+    }
     if (const auto* process = std::get_if<ProcessEvent>(&event)) {
       process_changes.push_back(*process);
       if (process->kind == ProcessEvent::Kind::kFork) {
@@ -283,6 +317,14 @@ int RunAgent(const RunOptions& run_options) {
   auto python = std::make_unique<PyAsyncProbes>(**probes);
   const bool python_probes = options.python_probes && options.capture.trace_context;
   if (python_probes) python->Rescan();
+  // Node.js: a hook installed through each process's inspector names the
+  // request behind every call (opt-in: it signals the process). The first
+  // hooks go in before weft says it is ready.
+  if (*node_links_on) {
+    node = std::make_unique<nodejs::NodeLinks>(**probes, nodejs::InjectorOptions{});
+    node->Rescan();
+    node->WaitIdle(absl::Seconds(10));
+  }
   auto next_tls_scan = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
 
   if (const auto* propagation = (*probes)->propagation()) {
@@ -326,6 +368,7 @@ int RunAgent(const RunOptions& run_options) {
       tls->Rescan();
       if (options.go_probes && options.capture.trace_context) go->Rescan();
       if (python_probes) python->Rescan();
+      if (node) node->Rescan();
       next_tls_scan = now + std::chrono::milliseconds(500);
     }
     if (options.duration_seconds > 0 &&
@@ -365,12 +408,15 @@ int RunAgent(const RunOptions& run_options) {
   }
   if (all_exited) spdlog::info("every traced process has exited; stopping");
   // Drain what the kernel wrote before the stop, then detach.
+  if (node) node->Shutdown(absl::Milliseconds(1500));
   (void)(*probes)->Poll(0);
   LogStats((*probes)->Stats(), true);
+  if (node) LogNodeLinkStats(node->stats(), (*probes)->Stats());
   if (const auto* propagation = (*probes)->propagation()) LogPropagationStats(propagation->Stats());
   tls->StartDetach();  // slow in the kernel: overlaps the flush below
   go->StartDetach();
   python->StartDetach();
+  node.reset();
   probes->reset();
   if (pipeline) {
     pipeline->Flush();

@@ -25,7 +25,13 @@ struct RunOptions {
   bool python_probes = true;  // asyncio task contexts in CPython programs (py_async_probes.h)
   // "headers" or "none"; empty: WEFT_PROPAGATE, else none.
   std::string propagate;
+  // "inspector" or "none"; empty: WEFT_NODE_LINKS, else none.
+  std::string node_links;
 };
+
+// The Node.js link mode from the flag (wins) or WEFT_NODE_LINKS: true for
+// "inspector", false for "none" or unset; an error for anything else.
+absl::StatusOr<bool> ResolveNodeLinks(const std::string& flag, const char* env_value);
 
 // The propagation mode from the flag (wins) or WEFT_PROPAGATE: true for
 // "headers", false for "none" or unset; an error for anything else.

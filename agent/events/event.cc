@@ -46,6 +46,8 @@ std::string_view ToString(LinkSource s) {
       return "goroutine";
     case LinkSource::kProxyTurn:
       return "proxy-turn";
+    case LinkSource::kNodeAsync:
+      return "node-async";
     default:
       return "none";
   }

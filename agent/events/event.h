@@ -25,6 +25,7 @@ enum class LinkSource : uint8_t {
   kAmbiguous = 4,  // the thread interleaves requests: no parent is given
   kGoroutine = 5,  // Go: the request of the goroutine that sent (or handed over) it
   kProxyTurn = 6,  // an event-loop proxy worker forwarding the request it is handling
+  kNodeAsync = 7,  // Node.js: the request the program's async context names (agent/nodejs)
 };
 
 // Mirrors enum weft_source.

@@ -228,6 +228,8 @@ CaptureStats CaptureProbes::Stats() const {
   out.read_faults = sum(WEFT_STAT_READ_FAULTS);
   out.conn_table_full = sum(WEFT_STAT_CONN_TABLE_FULL);
   out.tls_unattributed = sum(WEFT_STAT_TLS_UNATTRIBUTED);
+  out.node_signals = sum(WEFT_STAT_NODE_SIGNALS);
+  out.node_unmatched = sum(WEFT_STAT_NODE_UNMATCHED);
   out.decode_errors = decode_errors_;
   return out;
 }

@@ -58,4 +58,30 @@ absl::StatusOr<std::map<std::string, uint64_t>> FunctionFileOffsets(
   return found;
 }
 
+absl::StatusOr<std::map<std::string, uint64_t>> SymbolAddresses(
+    const std::filesystem::path& path, const std::vector<std::string>& names) {
+  absl::StatusOr<ElfFile> elf = ElfFile::Open(path);
+  if (!elf.ok()) return elf.status();
+  std::map<std::string, uint64_t> found;
+  for (uint32_t type : {SHT_SYMTAB, SHT_DYNSYM}) {
+    Elf_Scn* table = FindSymbolTable(elf->get(), type);
+    if (table == nullptr) continue;
+    GElf_Shdr header;
+    if (gelf_getshdr(table, &header) == nullptr || header.sh_entsize == 0) continue;
+    Elf_Data* data = elf_getdata(table, nullptr);
+    if (data == nullptr) continue;
+    const size_t count = header.sh_size / header.sh_entsize;
+    for (size_t i = 0; i < count && found.size() < names.size(); ++i) {
+      GElf_Sym symbol;
+      if (gelf_getsym(data, static_cast<int>(i), &symbol) == nullptr) continue;
+      if (symbol.st_shndx == SHN_UNDEF || symbol.st_value == 0) continue;
+      const char* name = elf_strptr(elf->get(), header.sh_link, symbol.st_name);
+      if (name == nullptr || found.count(name)) continue;
+      if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+      found[name] = symbol.st_value;
+    }
+  }
+  return found;
+}
+
 }  // namespace weft::elf

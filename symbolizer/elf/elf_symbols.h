@@ -20,4 +20,12 @@ namespace weft::elf {
 absl::StatusOr<std::map<std::string, uint64_t>> FunctionFileOffsets(
     const std::filesystem::path& path, const std::vector<std::string>& names);
 
+// Looks `names` up among the defined symbols of any kind (functions, data)
+// in the full symbol table (.symtab) and then the dynamic one (.dynsym), and
+// returns name -> link-time virtual address (st_value) for each one found.
+// Local data such as a static variable is only in .symtab: a stripped file
+// lacks it. An error only when the file cannot be read as ELF.
+absl::StatusOr<std::map<std::string, uint64_t>> SymbolAddresses(
+    const std::filesystem::path& path, const std::vector<std::string>& names);
+
 }  // namespace weft::elf

@@ -70,6 +70,9 @@ def measure(runtime, requests=300, clients=32, seed=7, log=print):
             weft = e2elib.start_weft(deployment.pids, env={
                 "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                # Node.js calls are linked through the hook weft installs
+                # with the inspector (opt-in); other runtimes ignore it.
+                "WEFT_NODE_LINKS": "inspector",
                 # The links are measured, not the exporter: Go serves this
                 # load at ~7,000 spans/s, over what the default queue (2048)
                 # holds between 200 ms batches.

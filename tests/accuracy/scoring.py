@@ -29,10 +29,11 @@ CROSS_PROCESS = "cross-process"
 ROOT = "root"
 # The weft.link.source values a correct link of each kind is expected to
 # carry; the first one present in the export gets the kind's true links.
-EXPECTED_SOURCES = {IN_PROCESS: ("thread", "goroutine", "proxy-turn", "handoff", "async-task"),
+EXPECTED_SOURCES = {IN_PROCESS: ("thread", "goroutine", "proxy-turn", "handoff", "async-task",
+                                 "node-async"),
                     CROSS_PROCESS: ("peer-socket",)}
-SOURCE_ORDER = ("thread", "goroutine", "proxy-turn", "handoff", "async-task", "peer-socket",
-                "traceparent", "none", "ambiguous")
+SOURCE_ORDER = ("thread", "goroutine", "proxy-turn", "handoff", "async-task", "node-async",
+                "peer-socket", "traceparent", "none", "ambiguous")
 
 
 @dataclass(frozen=True)

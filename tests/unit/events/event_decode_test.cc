@@ -77,6 +77,7 @@ TEST(DecodeEvent, LinkSourcesKeepTheirNamesAndUnknownOnesBecomeNone) {
                                                         {WEFT_LINK_AMBIGUOUS, "ambiguous"},
                                                         {WEFT_LINK_PROXY_TURN, "proxy-turn"},
                                                         {WEFT_LINK_GOROUTINE, "goroutine"},
+                                                        {WEFT_LINK_NODE_ASYNC, "node-async"},
                                                         {WEFT_LINK_SOURCE_MAX + 1, "none"}};
   for (const auto& [value, name] : known) {
     std::string record = DataRecord("GET / HTTP/1.1\r\n", 16);

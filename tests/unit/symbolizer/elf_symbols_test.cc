@@ -51,6 +51,33 @@ TEST(FunctionFileOffsets, MatchesWhereTheLoaderMapsTheCode) {
   dlclose(handle);
 }
 
+// Data and functions alike, local ones from .symtab, each at the address
+// the loader puts it: load bias + st_value, checked against dlsym.
+TEST(SymbolAddresses, FindsDataAndLocalSymbolsAtTheirLinkAddresses) {
+  const std::string path = WEFT_SYMBOLS_FIXTURE;
+  auto found = SymbolAddresses(path, {"weft_fixture_data", "weft_fixture_alpha",
+                                      "weft_fixture_local", "weft_fixture_missing"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->count("weft_fixture_missing"), 0u);
+  ASSERT_EQ(found->count("weft_fixture_data"), 1u);
+  ASSERT_EQ(found->count("weft_fixture_alpha"), 1u);
+  ASSERT_EQ(found->count("weft_fixture_local"), 1u) << "a static variable is in .symtab";
+
+  void* handle = dlopen(path.c_str(), RTLD_NOW);
+  ASSERT_NE(handle, nullptr) << dlerror();
+  link_map* map = nullptr;
+  ASSERT_EQ(dlinfo(handle, RTLD_DI_LINKMAP, &map), 0);
+  auto data = reinterpret_cast<uintptr_t>(dlsym(handle, "weft_fixture_data"));
+  auto alpha = reinterpret_cast<uintptr_t>(dlsym(handle, "weft_fixture_alpha"));
+  EXPECT_EQ(map->l_addr + found->at("weft_fixture_data"), data);
+  EXPECT_EQ(map->l_addr + found->at("weft_fixture_alpha"), alpha);
+  // The static array's first element is 1 and its last 4.
+  const int* local = reinterpret_cast<const int*>(map->l_addr + found->at("weft_fixture_local"));
+  EXPECT_EQ(local[0], 1);
+  EXPECT_EQ(local[3], 4);
+  dlclose(handle);
+}
+
 TEST(FunctionFileOffsets, MissingAndNonElfFiles) {
   EXPECT_EQ(FunctionFileOffsets("/nonexistent/libssl.so.3", {"SSL_read"}).status().code(),
             absl::StatusCode::kNotFound);

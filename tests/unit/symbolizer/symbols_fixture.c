@@ -5,3 +5,9 @@ int weft_fixture_data = 7;
 __attribute__((noinline)) int weft_fixture_alpha(int x) { return x * 3 + weft_fixture_data; }
 
 __attribute__((noinline)) int weft_fixture_beta(int x) { return weft_fixture_alpha(x) - 1; }
+
+/* Local data: in .symtab only (SymbolAddresses). */
+static int weft_fixture_local[4] = {1, 2, 3, 4};
+int weft_fixture_local_sum(void) {
+  return weft_fixture_local[0] + weft_fixture_local[3];
+}
