@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "bpf/capture.h"
+#include "bpf/node_async.h"
 #include "bpf/py_async.h"
 #include "gtest/gtest.h"
 
@@ -16,6 +17,17 @@ TEST(CaptureAbi, TraceContextLayout) {
   EXPECT_EQ(offsetof(weft_trace_context, trace_flags), 32u);
   EXPECT_EQ(offsetof(weft_trace_context, link_source), 33u);
   EXPECT_EQ(offsetof(weft_trace_context, starts_span), 34u);
+}
+
+TEST(NodeAsyncAbi, RequestKeyAndSignalFormat) {
+  EXPECT_EQ(sizeof(weft_node_request_key), 16u);
+  EXPECT_EQ(offsetof(weft_node_request_key, tgid), 0u);
+  EXPECT_EQ(offsetof(weft_node_request_key, token), 8u);
+  // The hook (agent/nodejs/weft_node_agent.js) writes this prefix.
+  EXPECT_EQ(sizeof(WEFT_NODE_SIGNAL_PREFIX) - 1, size_t{WEFT_NODE_SIGNAL_PREFIX_LEN});
+  // The longest message fits what the probe reads, with its NUL.
+  EXPECT_LE(sizeof(WEFT_NODE_SIGNAL_PREFIX "c/99999999999999999/2147483647"),
+            size_t{WEFT_NODE_SIGNAL_MAX});
 }
 
 TEST(CaptureAbi, TupleLayout) {

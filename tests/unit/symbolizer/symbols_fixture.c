@@ -8,6 +8,4 @@ __attribute__((noinline)) int weft_fixture_beta(int x) { return weft_fixture_alp
 
 /* Local data: in .symtab only (SymbolAddresses). */
 static int weft_fixture_local[4] = {1, 2, 3, 4};
-int weft_fixture_local_sum(void) {
-  return weft_fixture_local[0] + weft_fixture_local[3];
-}
+int weft_fixture_local_at(int i) { return weft_fixture_local[i & 3]; }
