@@ -179,6 +179,28 @@ class _WeftWithEnv(weftlib.Weft):
             os.environ.update(saved)
 
 
+def drive_front(front_port, f, label, clients, per_client, first=0, timeout=20):
+    """`clients` threads, each GETting /r/<n> `per_client` times one after
+    another (n numbers every request from `first`); checks all answered 200."""
+    import threading
+    statuses, lock = [], threading.Lock()
+
+    def client(c):
+        for j in range(per_client):
+            status, _ = http_get("http://127.0.0.1:%d/r/%d" % (
+                front_port, first + c * per_client + j), timeout=timeout)
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    total = clients * per_client
+    f.check(statuses == [200] * total, "%s: %d front requests answered 200" % (label, total))
+
+
 # ---- span helpers ---------------------------------------------------------
 
 def stop_after_spans(f, weft, rx, count=None, timeout=15):

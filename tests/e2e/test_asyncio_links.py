@@ -14,7 +14,6 @@ the loop."""
 import os
 import re
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib  # noqa: E402
@@ -112,25 +111,6 @@ async def serve(reader, writer):
 ''' + STREAM_SERVER_MAIN
 
 
-def drive(front_port, f, label):
-    statuses, lock = [], threading.Lock()
-
-    def client(c):
-        for j in range(PER_CLIENT):
-            status, _ = e2elib.http_get("http://127.0.0.1:%d/r/%d" % (front_port, c * PER_CLIENT + j),
-                                        timeout=20)
-            with lock:
-                statuses.append(status)
-
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    total = CLIENTS * PER_CLIENT
-    f.check(statuses == [200] * total, "%s: %d front requests answered 200" % (label, total))
-
-
 def run(front_source, extra_args, label, f):
     """Traces back + front under load; returns (spans, weft's stderr)."""
     total = CLIENTS * PER_CLIENT
@@ -146,7 +126,7 @@ def run(front_source, extra_args, label, f):
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
             with weft:
                 weft.wait_ready()
-                drive(front_port, f, label)
+                e2elib.drive_front(front_port, f, label, CLIENTS, PER_CLIENT)
                 # Each front request: its SERVER span, FAN CLIENT spans, FAN back spans.
                 stop_after_spans(f, weft, rx, count=(1 + 2 * FAN) * total, timeout=20)
                 output = "\n".join(weft.stderr_lines)

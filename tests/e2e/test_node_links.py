@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,22 +46,17 @@ def status(port):
 
 
 def drive(front_port, f, label, first=0):
-    statuses, lock = [], threading.Lock()
+    e2elib.drive_front(front_port, f, label, CLIENTS, PER_CLIENT, first=first)
 
-    def client(c):
-        for j in range(PER_CLIENT):
-            code, _ = e2elib.http_get("http://127.0.0.1:%d/r/%d" % (
-                front_port, first + c * PER_CLIENT + j), timeout=20)
-            with lock:
-                statuses.append(code)
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    total = CLIENTS * PER_CLIENT
-    f.check(statuses == [200] * total, "%s: %d front requests answered 200" % (label, total))
+def start_pair(procs):
+    """A front Node.js service calling a back one; (front, back, front port)."""
+    back_port, front_port = weftlib.free_port(), weftlib.free_port()
+    back = procs.start([NODE, SERVICE, str(back_port)], log_name="back.log")
+    front = procs.start([NODE, SERVICE, str(front_port), str(back_port)], log_name="front.log")
+    weftlib.wait_for_port(back_port)
+    weftlib.wait_for_port(front_port)
+    return front, back, front_port, back_port
 
 
 def check_links(f, spans, label, expect_linked):
@@ -101,12 +95,7 @@ def check_hooked_pair(f):
     rx = e2elib.start_receiver()
     try:
         with e2elib.Processes() as procs:
-            back_port, front_port = weftlib.free_port(), weftlib.free_port()
-            back = procs.start([NODE, SERVICE, str(back_port)], log_name="back.log")
-            front = procs.start([NODE, SERVICE, str(front_port), str(back_port)],
-                                log_name="front.log")
-            weftlib.wait_for_port(back_port)
-            weftlib.wait_for_port(front_port)
+            front, back, front_port, back_port = start_pair(procs)
             weft = e2elib.start_weft([front.pid, back.pid], extra_args=("--node-links",
                                                                         "inspector"), env={
                 "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
@@ -214,12 +203,7 @@ def check_off(f):
     rx = e2elib.start_receiver()
     try:
         with e2elib.Processes() as procs:
-            back_port, front_port = weftlib.free_port(), weftlib.free_port()
-            back = procs.start([NODE, SERVICE, str(back_port)], log_name="back.log")
-            front = procs.start([NODE, SERVICE, str(front_port), str(back_port)],
-                                log_name="front.log")
-            weftlib.wait_for_port(back_port)
-            weftlib.wait_for_port(front_port)
+            front, back, front_port, back_port = start_pair(procs)
             weft = e2elib.start_weft([front.pid, back.pid], env={
                 "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
