@@ -77,6 +77,14 @@ static __always_inline __s64 node_parse_decimal(const char *p, int *at, char end
   return -1;
 }
 
+/* The connection id of socket fd of the current task, or 0. */
+static __always_inline __u64 node_fd_conn_id(struct task_struct *task, __s64 fd) {
+  if (fd < 0 || fd > 0x7fffffff) return 0;
+  struct sock *sk = sock_from_fd(task, (__s32)fd);
+  if (!sk || !is_inet_tcp(sk)) return 0;
+  return node_conn_id(sk);
+}
+
 /* uv_fs_access(loop, req, path, mode, cb): the hook's messages; every other
  * access() the program makes leaves at the prefix check. */
 SEC("uprobe")
@@ -92,36 +100,39 @@ int BPF_KPROBE(weft_node_signal, void *loop, void *req, const char *path) {
   char kind = msg[WEFT_NODE_SIGNAL_PREFIX_LEN];
   int at = WEFT_NODE_SIGNAL_PREFIX_LEN + 2;
   if (msg[WEFT_NODE_SIGNAL_PREFIX_LEN + 1] != '/') goto unmatched;
+  if (kind != WEFT_NODE_SIGNAL_REQUEST && kind != WEFT_NODE_SIGNAL_CLIENT) goto unmatched;
   __s64 token = node_parse_decimal(msg, &at, '/');
+  __s64 in_fd = kind == WEFT_NODE_SIGNAL_REQUEST ? node_parse_decimal(msg, &at, '/') : 0;
   __s64 fd = node_parse_decimal(msg, &at, 0);
-  if (token < 0 || fd < 0 || fd > 0x7fffffff) goto unmatched;
+  if (token < 0 || in_fd < 0 || fd < 0) goto unmatched;
 
   struct task_struct *task = bpf_get_current_task_btf();
-  struct sock *sk = sock_from_fd(task, (__s32)fd);
-  if (!sk || !is_inet_tcp(sk)) goto unmatched;
-  __u64 conn_id = node_conn_id(sk);
+  __u64 conn_id = node_fd_conn_id(task, fd);
   if (!conn_id) goto unmatched;
-  struct weft_node_request_key key = {};
-  key.tgid = bpf_get_current_pid_tgid() >> 32;
-  key.token = (__u64)token;
-
-  if (kind == WEFT_NODE_SIGNAL_REQUEST) {
-    /* The request the server connection is reading now: its SERVER context
-     * was decided when its first bytes were read. */
-    struct conn_state *cs = bpf_map_lookup_elem(&conns, &conn_id);
-    if (!cs || !(cs->ctx.span_id[0] | cs->ctx.span_id[7])) goto unmatched;
-    bpf_map_update_elem(&node_requests, &key, &cs->ctx, BPF_ANY);
-    return 0;
-  }
-  if (kind != WEFT_NODE_SIGNAL_CLIENT) goto unmatched;
   if (token == 0) { /* written for no request */
     bpf_map_delete_elem(&node_sockets, &conn_id);
     return 0;
   }
+  struct weft_node_request_key key = {};
+  key.tgid = bpf_get_current_pid_tgid() >> 32;
+  key.token = (__u64)token;
+  if (kind == WEFT_NODE_SIGNAL_REQUEST) {
+    /* The request the server connection is reading: its SERVER context was
+     * decided when its first bytes were read. */
+    __u64 in_conn = node_fd_conn_id(task, in_fd);
+    struct conn_state *cs = in_conn ? bpf_map_lookup_elem(&conns, &in_conn) : 0;
+    if (!cs || !(cs->ctx.span_id[0] | cs->ctx.span_id[7])) {
+      bpf_map_delete_elem(&node_sockets, &conn_id);
+      goto unmatched;
+    }
+    bpf_map_update_elem(&node_requests, &key, &cs->ctx, BPF_ANY);
+    bpf_map_update_elem(&node_sockets, &conn_id, &cs->ctx, BPF_ANY);
+    return 0;
+  }
   struct weft_trace_context *request = bpf_map_lookup_elem(&node_requests, &key);
   if (!request) {
-    /* A request the hook named before its start was seen: no parent, rather
-     * than the one the socket was last written for. */
+    /* A request weft never saw filed: no parent, rather than the one the
+     * socket was last written for. */
     bpf_map_delete_elem(&node_sockets, &conn_id);
     goto unmatched;
   }

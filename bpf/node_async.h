@@ -7,19 +7,21 @@
  * own async context knows which request a call is made for, so weft (when
  * asked: `--node-links inspector`) injects a small script through the
  * Node.js inspector (agent/nodejs/weft_node_agent.js) that keeps the request
- * in an AsyncLocalStorage and says, with one failing access(2) on a path
- * under /dev/null, two things:
+ * in an AsyncLocalStorage and says, with one failing access(2) (existsSync)
+ * on a path under /dev/null, which request each client socket is written
+ * for, whenever that changes:
  *
- *   "/dev/null/weft/s/<token>/<fd>"  a request started on socket fd; call it
- *                                    <token> (decimal, per process, > 0)
- *   "/dev/null/weft/c/<token>/<fd>"  what socket fd writes next is sent for
- *                                    request <token> (0: for no request)
+ *   "/dev/null/weft/r/<token>/<in fd>/<fd>"  a request's first call: the
+ *        request server socket <in fd> is reading is <token> (decimal, per
+ *        process, > 0), and socket <fd> is now written for it
+ *   "/dev/null/weft/c/<token>/<fd>"  socket <fd> is now written for request
+ *        <token>, named before (0: for no request)
  *
  * A uprobe on libuv's uv_fs_access reads the path. The first message files
- * the socket's current SERVER context under (process, token); the second
- * makes it the parent of every CLIENT context decided on socket fd until the
- * next message for that socket. The path can never exist (/dev/null is not a
- * directory), so the call fails with ENOTDIR and touches no file.
+ * the server connection's current SERVER context under (process, token);
+ * both make that context the parent of every CLIENT context decided on
+ * socket <fd> until its next message. The path can never exist (/dev/null
+ * is not a directory), so the call fails with ENOTDIR and touches no file.
  */
 #ifndef WEFT_BPF_NODE_ASYNC_H
 #define WEFT_BPF_NODE_ASYNC_H
@@ -30,11 +32,12 @@
 
 #define WEFT_NODE_SIGNAL_PREFIX "/dev/null/weft/"
 #define WEFT_NODE_SIGNAL_PREFIX_LEN 15
-/* Longest path the probe reads: prefix, kind, '/', 16 + 1 + 10 digits. */
-#define WEFT_NODE_SIGNAL_MAX 48
+/* Longest path the probe reads: prefix, kind, '/', then up to 17 + 1 + 10 +
+ * 1 + 10 digits and slashes, and the NUL. */
+#define WEFT_NODE_SIGNAL_MAX 64
 
-#define WEFT_NODE_SIGNAL_REQUEST 's'
-#define WEFT_NODE_SIGNAL_CLIENT 'c'
+#define WEFT_NODE_SIGNAL_REQUEST 'r' /* r/<token>/<in fd>/<fd> */
+#define WEFT_NODE_SIGNAL_CLIENT 'c'  /* c/<token>/<fd> */
 
 /* Key of the `node_requests` map: a request a Node.js process named. */
 struct weft_node_request_key {

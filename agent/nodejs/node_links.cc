@@ -178,7 +178,7 @@ void NodeLinks::ScanProcess(uint32_t pid) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
   bpf_link* link = bpf_program__attach_uprobe_opts(capture_.skeleton()->progs.weft_node_signal,
                                                    static_cast<int>(pid), exe_path.c_str(),
-                                                   binary->fs_access_offset, &opts);
+                                                   binary->probe_offset, &opts);
   if (!link) {
     ++stats_.failures;
     p.state = Process::State::kGaveUp;
@@ -215,10 +215,15 @@ void NodeLinks::Rescan() {
 void NodeLinks::Shutdown(absl::Duration budget) {
   if (shut_down_) return;
   shut_down_ = true;
-  ApplyResults();
+  const absl::Time deadline = absl::Now() + budget;
   {
     std::lock_guard lock(mutex_);
     jobs_.clear();  // installs not started yet
+  }
+  // An install under way ends first: its hook must be taken out too.
+  WaitIdle(budget / 2);
+  {
+    std::lock_guard lock(mutex_);
     for (const auto& [pid, p] : processes_) {
       if (p.state == Process::State::kHooked && p.installed) {
         jobs_.push_back({JobKind::kUninstall, p.target});
@@ -226,13 +231,13 @@ void NodeLinks::Shutdown(absl::Duration budget) {
     }
   }
   wake_.notify_all();
-  WaitIdle(budget);
+  WaitIdle(std::max(deadline - absl::Now(), absl::ZeroDuration()));
   {
     std::lock_guard lock(mutex_);
-    const size_t left = jobs_.size();
+    const size_t left = jobs_.size() + (busy_ ? 1 : 0);
     jobs_.clear();
     if (left) {
-      spdlog::warn("Node.js: out of time at shutdown: the hook stays in {} processes", left);
+      spdlog::warn("Node.js: out of time at shutdown: the hook may stay in {} processes", left);
     }
   }
   links_.clear();

@@ -5,10 +5,13 @@
 // promise continuations no system call tells apart; only the program's own
 // async context knows which request a call is made for. This hook keeps the
 // request in an AsyncLocalStorage and tells the kernel, through a uprobe on
-// libuv's uv_fs_access (bpf/node_async.h), two things:
-//   /dev/null/weft/s/<token>/<fd>  a request started on server socket fd
-//   /dev/null/weft/c/<token>/<fd>  socket fd is now written for request
-//                                  <token> (0: for none)
+// libuv's uv_fs_access (bpf/node_async.h), which request each client
+// socket is written for, whenever that changes:
+//   /dev/null/weft/r/<token>/<in fd>/<fd>  a request's first call: the
+//       request server socket <in fd> is reading is <token>, and socket
+//       <fd> is now written for it
+//   /dev/null/weft/c/<token>/<fd>  socket <fd> is now written for request
+//       <token> (0: for none)
 // The paths cannot exist (/dev/null is no directory): each call fails at
 // once and touches nothing. Evaluates to 'installed' or 'already'.
 //
@@ -22,16 +25,26 @@
   const channels = require('diagnostics_channel');
   const {AsyncLocalStorage} = require('async_hooks');
 
-  const access = fs.accessSync;
+  // existsSync, not accessSync: both reach uv_fs_access, but a failing
+  // accessSync throws, and the Error with its stack trace costs several
+  // times the system call.
+  const exists = fs.existsSync;
   const kSpokenFor = Symbol('weft.spokenFor');
   const requests = new AsyncLocalStorage();
   let lastToken = 0;
 
-  function say(kind, token, fd) {
+  // The message is in the call, not its result (false, always: ENOTDIR).
+  function say(message) {
+    exists(`/dev/null/weft/${message}`);
+  }
+
+  // Nothing the hook does may break the program: a failure costs a link.
+  // (Diagnostics-channel subscribers' exceptions would end the process.)
+  function guarded(work) {
     try {
-      access(`/dev/null/weft/${kind}/${token}/${fd}`);
-    } catch (expected) {
-      // ENOTDIR, always: the message is in the call, not its result.
+      work();
+    } catch (ignored) {
+      // the call gets no parent
     }
   }
 
@@ -40,23 +53,36 @@
     return handle && typeof handle.fd === 'number' ? handle.fd : -1;
   }
 
-  // A request's handler, and everything it starts, runs in its store.
-  function onRequestStart({socket}) {
-    const fd = fdOf(socket);
-    if (fd < 0) return;
-    const token = ++lastToken;
-    say('s', token, fd);
-    requests.enterWith(token);
+  // A request's handler, and everything it starts, runs with its store.
+  // Nothing is said yet: most requests make no call.
+  function onRequestStart({socket, response}) {
+    guarded(() => {
+      const fd = fdOf(socket);
+      if (fd >= 0) requests.enterWith({token: ++lastToken, fd, response, filed: false});
+    });
   }
 
   // Says which request a client socket is written for when that changes.
+  // A request's first call also files the request: its server connection is
+  // still reading it then, unless it was already answered (and the
+  // connection may have a newer request by now: then the call gets none).
   // Sockets the server accepted carry answers, never requests: left alone.
-  function speakFor(socket, token) {
-    if (socket._server || socket[kSpokenFor] === token) return;
+  function speakFor(socket, request) {
+    if (socket._server) return;
+    let token = request ? request.token : 0;
+    if (request && !request.filed && request.response && request.response.writableEnded) {
+      token = 0;
+    }
+    if (socket[kSpokenFor] === token) return;
     const fd = fdOf(socket);
     if (fd < 0) return;  // still connecting: said once it is connected
     socket[kSpokenFor] = token;
-    say('c', token, fd);
+    if (token && !request.filed) {
+      request.filed = true;
+      say(`r/${token}/${request.fd}/${fd}`);
+    } else {
+      say(`c/${token}/${fd}`);
+    }
   }
 
   const originalWrite = net.Socket.prototype.write;
@@ -64,17 +90,17 @@
   const ownWrite = Object.prototype.hasOwnProperty.call(net.Socket.prototype, 'write');
 
   function write(...args) {
-    speakFor(this, requests.getStore() || 0);
+    guarded(() => speakFor(this, requests.getStore()));
     return originalWrite.apply(this, args);
   }
 
   // Writes made while connecting are sent once connected, after this
   // listener (added first) said whom the socket serves.
   function connect(...args) {
-    const token = requests.getStore() || 0;
+    const request = requests.getStore();
     const result = originalConnect.apply(this, args);
-    if (token) {
-      this.once('connect', () => speakFor(this, token));
+    if (request) {
+      this.once('connect', () => guarded(() => speakFor(this, request)));
     } else {
       this[kSpokenFor] = 0;  // a new connection serves no request until said
     }

@@ -23,6 +23,7 @@ import shop_bench
 CAPTURE_BENCH = os.path.join(harness.ROOT, "bench", "capture", "run_capture_bench.py")
 HTTP1_BENCH = os.path.join(harness.BUILD, "bench", "http1", "http1_bench")
 PROPAGATION_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "propagation_bench.py")
+NODE_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_bench.py")
 # Raw events -> OTLP-encoded bytes when http1_bench has that stage; older
 # builds stop at spans, and the table says so.
 PIPELINE_BENCHMARKS = {
@@ -47,6 +48,7 @@ def settings():
         "capture_iterations": 100000 if q else 200000,
         "idle_connections": 10000,
         "propagation_rounds": 2 if q else 4,
+        "node_rounds": 2 if q else 4,
         "pipeline_min_time": 0.2 if q else 1.0,
     }
 
@@ -88,6 +90,18 @@ def propagation_bench(s):
     --propagate=headers (propagation_bench.py, its own ABAB rounds)."""
     out = subprocess.run([sys.executable, PROPAGATION_BENCH, "--rounds",
                           str(s["propagation_rounds"]), "--seconds", str(s["saturation_seconds"])],
+                         capture_output=True, text=True, env=dict(os.environ,
+                                                                  WEFT_BUILD_DIR=harness.BUILD))
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {"error": (out.stderr or out.stdout)[-500:]}
+
+
+def node_bench(s):
+    """The cost of Node.js request links (node_bench.py, its own rounds)."""
+    out = subprocess.run([sys.executable, NODE_BENCH, "--rounds", str(s["node_rounds"]),
+                          "--seconds", str(s["saturation_seconds"])],
                          capture_output=True, text=True, env=dict(os.environ,
                                                                   WEFT_BUILD_DIR=harness.BUILD))
     try:
@@ -244,6 +258,20 @@ def render(r):
     else:
         lines.append(row("issue 8: propagation bench", "-", "-",
                          "failed: %s" % prop.get("error", "not run"), "reported", None))
+    node = r.get("node") or {}
+    if node.get("hooked_ratio"):
+        lines.append(row("Node.js front -> back, wrk saturation: traced vs untraced, req/s",
+                         "%.0f" % node["rps"]["untraced"], "%.0f" % node["rps"]["traced"],
+                         "%.3f" % node["traced_ratio"], "reported", None))
+        lines.append(row("same, traced with --node-links inspector vs untraced, req/s (%.1f hook "
+                         "messages per request%s)" % (
+                             node["hook_messages_per_request"] or 0,
+                             "" if node.get("hooked_every_round") else "; not hooked in every round"),
+                         "%.0f" % node["rps"]["untraced"], "%.0f" % node["rps"]["hooked"],
+                         "%.3f" % node["hooked_ratio"], "reported", None))
+    elif node:
+        lines.append(row("Node.js links bench", "-", "-",
+                         "failed: %s" % node.get("error", "not run"), "reported", None))
     lines.append("")
     lines.append("Noise (min-max over rounds): nginx saturation untraced %s / traced %s req/s; "
                  "fixed-rate p99 untraced %s / traced %s us; shop untraced %s / traced %s req/s."
@@ -342,6 +370,7 @@ def main():
                          lambda: idle_conns.measure(s["idle_connections"]))
         r["propagation"] = step("traceparent propagation (issue 8)",
                                 lambda: propagation_bench(s))
+        r["node"] = step("Node.js request links", lambda: node_bench(s))
     finally:
         harness.enable_bpf_stats(False)
     r["capture"] = step("capture loop (scenario 5)", lambda: capture_bench(s))

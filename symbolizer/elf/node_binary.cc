@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "symbolizer/elf/elf_file.h"
 #include "symbolizer/elf/elf_symbols.h"
+#include "symbolizer/elf/x86_decode.h"
 
 namespace weft::elf {
 namespace {
@@ -33,6 +34,17 @@ absl::StatusOr<NodeBinary> ReadNodeBinary(const std::filesystem::path& path) {
 
   NodeBinary node;
   node.fs_access_offset = functions->at(kFsAccess);
+  node.probe_offset = node.fs_access_offset;
+  // The function's first bytes, read from the file at its offset.
+  size_t size = 0;
+  const char* image = elf_rawfile(elf->get(), &size);
+  constexpr size_t kLook = 64;
+  if (image != nullptr && node.fs_access_offset + kLook <= size) {
+    const std::string_view code(image + node.fs_access_offset, kLook);
+    if (auto site = FirstBranchKeeping(code, node.fs_access_offset, KeptRegister::kRdx)) {
+      node.probe_offset = *site;
+    }
+  }
   node.position_independent = header.e_type == ET_DYN;
   size_t count = 0;
   if (elf_getphdrnum(elf->get(), &count) == 0) {

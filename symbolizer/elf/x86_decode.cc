@@ -26,7 +26,19 @@ struct InstructionDeleter {
   void operator()(cs_insn* insn) const { cs_free(insn, count); }
 };
 
-bool WritesRax(csh handle, const cs_insn* insn) {
+bool IsKept(x86_reg reg, KeptRegister kept) {
+  switch (kept) {
+    case KeptRegister::kRax:
+      return reg == X86_REG_RAX || reg == X86_REG_EAX || reg == X86_REG_AX || reg == X86_REG_AL ||
+             reg == X86_REG_AH;
+    case KeptRegister::kRdx:
+      return reg == X86_REG_RDX || reg == X86_REG_EDX || reg == X86_REG_DX || reg == X86_REG_DL ||
+             reg == X86_REG_DH;
+  }
+  return true;
+}
+
+bool WritesKept(csh handle, const cs_insn* insn, KeptRegister kept) {
   cs_regs read{};
   cs_regs written{};
   uint8_t read_count = 0;
@@ -35,16 +47,7 @@ bool WritesRax(csh handle, const cs_insn* insn) {
     return true;  // unknown: assume the worst
   }
   for (uint8_t i = 0; i < written_count; ++i) {
-    switch (written[i]) {
-      case X86_REG_RAX:
-      case X86_REG_EAX:
-      case X86_REG_AX:
-      case X86_REG_AL:
-      case X86_REG_AH:
-        return true;
-      default:
-        break;
-    }
+    if (IsKept(static_cast<x86_reg>(written[i]), kept)) return true;
   }
   return false;
 }
@@ -59,8 +62,8 @@ bool IsRelativeBranch(csh handle, const cs_insn* insn) {
 
 }  // namespace
 
-std::optional<uint64_t> FirstBranchKeepingRax(std::string_view code, uint64_t address,
-                                              int max_instructions) {
+std::optional<uint64_t> FirstBranchKeeping(std::string_view code, uint64_t address,
+                                           KeptRegister kept, int max_instructions) {
   Disassembler disassembler;
   if (!disassembler.open) return std::nullopt;
   cs_insn* raw = nullptr;
@@ -74,7 +77,7 @@ std::optional<uint64_t> FirstBranchKeepingRax(std::string_view code, uint64_t ad
     if (cs_insn_group(disassembler.handle, insn, CS_GRP_JUMP) ||
         cs_insn_group(disassembler.handle, insn, CS_GRP_CALL) ||
         cs_insn_group(disassembler.handle, insn, CS_GRP_RET) ||
-        WritesRax(disassembler.handle, insn)) {
+        WritesKept(disassembler.handle, insn, kept)) {
       return std::nullopt;
     }
   }

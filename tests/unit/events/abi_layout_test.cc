@@ -26,7 +26,7 @@ TEST(NodeAsyncAbi, RequestKeyAndSignalFormat) {
   // The hook (agent/nodejs/weft_node_agent.js) writes this prefix.
   EXPECT_EQ(sizeof(WEFT_NODE_SIGNAL_PREFIX) - 1, size_t{WEFT_NODE_SIGNAL_PREFIX_LEN});
   // The longest message fits what the probe reads, with its NUL.
-  EXPECT_LE(sizeof(WEFT_NODE_SIGNAL_PREFIX "c/99999999999999999/2147483647"),
+  EXPECT_LE(sizeof(WEFT_NODE_SIGNAL_PREFIX "r/99999999999999999/2147483647/2147483647"),
             size_t{WEFT_NODE_SIGNAL_MAX});
 }
 

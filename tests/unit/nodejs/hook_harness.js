@@ -11,36 +11,40 @@ const net = require('net');
 
 const [hookPath, requestCount] = [process.argv[2], Number(process.argv[3] || 200)];
 const messages = [];
-// The hook keeps the accessSync it finds at install: record instead.
-const realAccess = fs.accessSync;
-fs.accessSync = (path) => {
+// Which request each server socket is reading (the harness's own view,
+// from its subscriber below), to tell which request an 'r' message files.
+const readingRid = new Map();
+const tokenRid = new Map();
+// The hook keeps the existsSync it finds at install: record instead.
+const realExists = fs.existsSync;
+let failMessages = false;
+fs.existsSync = (path) => {
+  if (failMessages) throw new Error('a failing message');
   messages.push(path);
-  return realAccess('/dev/null/weft/x');  // throws ENOTDIR, as in production
+  const filed = /^\/dev\/null\/weft\/r\/(\d+)\/(\d+)\/\d+$/.exec(path);
+  if (filed) tokenRid.set(Number(filed[1]), readingRid.get(Number(filed[2])));
+  return realExists('/dev/null/weft/x');  // false (ENOTDIR), as in production
 };
 const source = fs.readFileSync(hookPath, 'utf8');
 const originalWrite = net.Socket.prototype.write;
 const originalConnect = net.Socket.prototype.connect;
 const report = {first: eval(source), second: eval(source)};
 
-// The kernel's view: socket fd -> token it is written for; token -> rid.
+// The kernel's view: socket fd -> token it is written for.
 const socketToken = new Map();
-const tokenRid = new Map();
 let consumed = 0;
 function applyMessages() {
   for (; consumed < messages.length; consumed++) {
-    const m = /^\/dev\/null\/weft\/([sc])\/(\d+)\/(\d+)$/.exec(messages[consumed]);
+    const m = /^\/dev\/null\/weft\/(?:r\/(\d+)\/\d+|c\/(\d+))\/(\d+)$/.exec(messages[consumed]);
     if (!m) throw new Error('malformed message ' + messages[consumed]);
-    if (m[1] === 'c') {
-      if (m[2] === '0') socketToken.delete(Number(m[3]));
-      else socketToken.set(Number(m[3]), Number(m[2]));
-    }
+    const token = Number(m[1] || m[2]);
+    if (token === 0) socketToken.delete(Number(m[3]));
+    else socketToken.set(Number(m[3]), token);
   }
 }
-// Runs after the hook's own subscriber: the last message names this request.
-require('diagnostics_channel').subscribe('http.server.request.start', ({request}) => {
-  const last = /^\/dev\/null\/weft\/s\/(\d+)\/\d+$/.exec(messages[messages.length - 1] || '');
+require('diagnostics_channel').subscribe('http.server.request.start', ({request, socket}) => {
   const rid = /^\/r\/([^/]+)\//.exec(request.url);
-  if (last && rid) tokenRid.set(Number(last[1]), rid[1]);
+  if (rid) readingRid.set(socket._handle.fd, rid[1]);
 });
 // Where bytes reach the socket (after any connect): what the kernel decides.
 const sent = [];
@@ -94,7 +98,8 @@ back.listen(0, '127.0.0.1', () => {
     report.linked = sent.filter((s) => s.linkedRid).length;
     report.wrong = sent.filter((s) => s.linkedRid && s.linkedRid !== s.parentRid)
                        .map((s) => `${s.path} under ${s.linkedRid}`).slice(0, 10);
-    report.serverMessages = messages.filter((m) => m.startsWith('/dev/null/weft/s/')).length;
+    report.filed = messages.filter((m) => m.startsWith('/dev/null/weft/r/')).length;
+    report.messages = messages.length;
     report.uninstall = globalThis[Symbol.for('weft.node-links')].uninstall();
     report.restored = net.Socket.prototype.write === originalWrite &&
                       net.Socket.prototype.connect === originalConnect;
@@ -102,6 +107,11 @@ back.listen(0, '127.0.0.1', () => {
     await get(frontPort, '/r/after/0', clients);
     report.messagesAfterUninstall = messages.length - before;
     report.reinstall = eval(source);
+    // The hook installed anew, every message failing: the program must not.
+    failMessages = true;
+    const statuses = await Promise.all([1, 2, 3].map((i) => get(frontPort, `/r/${1000 + i}/1`,
+                                                                 clients)));
+    report.survivesFailures = statuses.every((s) => s === 200);
     console.log(JSON.stringify(report));
     process.exit(0);
   });
