@@ -152,8 +152,8 @@ absl::StatusOr<bool> ResolveNodeLinks(const std::string& flag, const char* env_v
   if (mode.empty() && env_value != nullptr) mode = env_value;
   if (mode.empty() || mode == "none") return false;
   if (mode == "inspector") return true;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "WEFT_NODE_LINKS=", mode, " is not a Node.js link mode: use inspector or none"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("WEFT_NODE_LINKS=", mode, " is not a Node.js link mode: use inspector or none"));
 }
 
 absl::StatusOr<bool> ResolvePropagateHeaders(const std::string& flag, const char* env_value) {
@@ -243,8 +243,8 @@ int RunAgent(const RunOptions& run_options) {
   auto handler = [&](const Event& event) {
     // weft's own connections to Node.js inspectors are not the program's.
     if (const auto* data = std::get_if<DataEvent>(&event);
-        data && node && node->IsOwnInspectorConnection(data->tuple.local.port,
-                                                       data->tuple.remote.port)) {
+        data && node &&
+        node->IsOwnInspectorConnection(data->tuple.local.port, data->tuple.remote.port)) {
       return;
     }
     if (const auto* process = std::get_if<ProcessEvent>(&event)) {

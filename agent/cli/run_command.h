@@ -21,7 +21,7 @@ struct RunOptions {
   bool route_heuristic = true;
   bool keep_query_values = false;
   double stats_interval_seconds = 0;  // 0: only at exit
-  bool go_probes = true;  // goroutine-aware parent links in Go programs (runtime uprobes)
+  bool go_probes = true;      // goroutine-aware parent links in Go programs (runtime uprobes)
   bool python_probes = true;  // asyncio task contexts in CPython programs (py_async_probes.h)
   // "headers" or "none"; empty: WEFT_PROPAGATE, else none.
   std::string propagate;

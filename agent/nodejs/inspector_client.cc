@@ -125,16 +125,14 @@ struct InspectorClient::Session {
           !st.ok()) {
         return st;
       }
-      auto message =
-          nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+      auto message = nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
       if (message.is_object() && message.value("id", -1) == id) return message;
     }
     return absl::UnavailableError("the inspector never answered");
   }
 };
 
-InspectorClient::InspectorClient(std::unique_ptr<Session> session)
-    : session_(std::move(session)) {}
+InspectorClient::InspectorClient(std::unique_ptr<Session> session) : session_(std::move(session)) {}
 
 InspectorClient::~InspectorClient() {
   beast::error_code ignored;

@@ -62,7 +62,8 @@ class NetworkNamespaceGuard {
     }
     std::unique_ptr<NetworkNamespaceGuard> guard(new NetworkNamespaceGuard(own));
     const std::string target_path = absl::StrCat("/proc/", pid, "/ns/net");
-    struct stat mine {}, theirs {};
+    struct stat mine = {};
+    struct stat theirs = {};
     if (fstat(own, &mine) != 0 || stat(target_path.c_str(), &theirs) != 0) {
       return absl::NotFoundError(absl::StrCat("process ", pid, " is gone"));
     }
@@ -145,14 +146,16 @@ absl::StatusOr<std::string> EvaluateThroughInspector(const NodeTarget& target,
   }
   if (!WaitForPort(port, /*open=*/false, absl::Seconds(1))) {
     // Once more on a new connection: the first may have been cut short.
-    if (auto again = InspectorClient::Connect(port, options.step_timeout, options.on_own_connection); again.ok()) {
+    if (auto again =
+            InspectorClient::Connect(port, options.step_timeout, options.on_own_connection);
+        again.ok()) {
       (void)(*again)->EvaluateAndLeave("process._debugEnd()");
     }
     if (!WaitForPort(port, /*open=*/false, absl::Seconds(1))) {
-      return absl::InternalError(absl::StrCat(
-          "process ", target.pid, "'s inspector stays open on 127.0.0.1:", port,
-          " (weft could not close it; it closes when the process restarts)",
-          outcome.ok() ? "" : absl::StrCat("; and: ", outcome.status().message())));
+      return absl::InternalError(
+          absl::StrCat("process ", target.pid, "'s inspector stays open on 127.0.0.1:", port,
+                       " (weft could not close it; it closes when the process restarts)",
+                       outcome.ok() ? "" : absl::StrCat("; and: ", outcome.status().message())));
     }
   }
   return outcome;
@@ -185,17 +188,16 @@ absl::Status CheckSignalIsOnlyForTheInspector(const NodeTarget& target) {
         " handles SIGUSR1 itself (its executable has no uv__signal_tree symbol: stripped?): "
         "weft does not signal it"));
   }
-  auto listens =
-      UvWatchesSignal(ProcessMemory(target.pid), *target.signal_tree_address, SIGUSR1);
+  auto listens = UvWatchesSignal(ProcessMemory(target.pid), *target.signal_tree_address, SIGUSR1);
   if (!listens.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot tell whether process ", target.pid, " handles SIGUSR1 itself (",
                      listens.status().message(), "): weft does not signal it"));
   }
   if (*listens) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "process ", target.pid,
-        " handles SIGUSR1 itself (process.on('SIGUSR1')): weft does not signal it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", target.pid,
+                     " handles SIGUSR1 itself (process.on('SIGUSR1')): weft does not signal it"));
   }
   return absl::OkStatus();
 }

@@ -20,7 +20,7 @@
 namespace weft::nodejs {
 
 struct InjectorOptions {
-  uint16_t inspector_port = 9229;          // Node's default; SIGUSR1 always uses it
+  uint16_t inspector_port = 9229;                  // Node's default; SIGUSR1 always uses it
   absl::Duration step_timeout = absl::Seconds(2);  // each inspector exchange
   absl::Duration open_wait = absl::Seconds(3);     // for the inspector to open after SIGUSR1
   // Told the local port of each connection weft opens to an inspector, before
@@ -43,8 +43,7 @@ struct NodeTarget {
 // "installed", "already" (a hook was there), or for Uninstall "uninstalled"
 // / "absent".
 absl::StatusOr<std::string> InstallHook(const NodeTarget& target, const InjectorOptions& options);
-absl::StatusOr<std::string> UninstallHook(const NodeTarget& target,
-                                          const InjectorOptions& options);
+absl::StatusOr<std::string> UninstallHook(const NodeTarget& target, const InjectorOptions& options);
 
 // The checks made before SIGUSR1 is sent, exposed for tests: the process
 // catches SIGUSR1 (Node's inspector handler is installed) and no libuv

@@ -94,8 +94,7 @@ void NodeLinks::WorkerLoop() {
 
 void NodeLinks::WaitIdle(absl::Duration wait) {
   std::unique_lock lock(mutex_);
-  idle_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                 [this] { return jobs_.empty() && !busy_; });
+  idle_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return jobs_.empty() && !busy_; });
   lock.unlock();
   ApplyResults();
 }
@@ -182,9 +181,10 @@ void NodeLinks::ScanProcess(uint32_t pid) {
   if (!link) {
     ++stats_.failures;
     p.state = Process::State::kGaveUp;
-    spdlog::warn("Node.js: no request links for process {}: attaching a uprobe to its "
-                 "uv_fs_access failed: {}",
-                 pid, std::strerror(errno));
+    spdlog::warn(
+        "Node.js: no request links for process {}: attaching a uprobe to its "
+        "uv_fs_access failed: {}",
+        pid, std::strerror(errno));
     return;
   }
   links_[pid].reset(link);

@@ -27,10 +27,10 @@
 namespace weft::nodejs {
 
 struct NodeLinkStats {
-  uint64_t processes_hooked = 0;   // the hook runs in them (installed now or before)
-  uint64_t processes_refused = 0;  // not signalled: a check said no (logged)
-  uint64_t failures = 0;           // signalled, or attaching failed, and no hook came of it
-  uint64_t processes_unhooked = 0; // hooks taken out at shutdown
+  uint64_t processes_hooked = 0;    // the hook runs in them (installed now or before)
+  uint64_t processes_refused = 0;   // not signalled: a check said no (logged)
+  uint64_t failures = 0;            // signalled, or attaching failed, and no hook came of it
+  uint64_t processes_unhooked = 0;  // hooks taken out at shutdown
 };
 
 class NodeLinks {

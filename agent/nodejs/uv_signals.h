@@ -21,11 +21,11 @@ using ReadMemory = std::function<bool(uint64_t address, void* out, size_t size)>
 // then signal_cb, signum and the red-black tree links).
 struct UvSignalLayout {
   size_t size = 152;
-  size_t type = 16;       // uv_handle_type
-  size_t signum = 104;    // int
-  size_t left = 112;      // tree_entry.rbe_left
-  size_t right = 120;     // tree_entry.rbe_right
-  int signal_type = 16;   // UV_SIGNAL
+  size_t type = 16;      // uv_handle_type
+  size_t signum = 104;   // int
+  size_t left = 112;     // tree_entry.rbe_left
+  size_t right = 120;    // tree_entry.rbe_right
+  int signal_type = 16;  // UV_SIGNAL
 };
 
 // Walks the tree whose root pointer is at `tree_address` (libuv's
