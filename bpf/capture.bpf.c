@@ -14,20 +14,20 @@
  * the kernel has it) tcp_sendmsg_locked to decide CLIENT contexts before the
  * request bytes leave.
  */
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "vmlinux.h"
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "core_fixes.bpf.h"
 #include "go_runtime.bpf.h"
 #include "http_head.bpf.h"
-#include "propagate.bpf.h"
 #include "sock_io.bpf.h"
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
+#include "propagate.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -148,6 +148,7 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   }
   finish_context(ctx, cs);
 }
+
 
 /* Copies the first `want` bytes of the call, from at most `segments`
  * buffers, into the staging area from byte `at` on; returns copy_call_bytes'

@@ -21,10 +21,10 @@
 #define WEFT_MAX_TRACESTATE 0 /* tracestate travels in the bytes, not here */
 
 enum weft_event_kind {
-  WEFT_EVENT_DATA = 1,          /* bytes moved on a traced TCP socket */
-  WEFT_EVENT_CLOSE = 2,         /* a traced connection reached TCP_CLOSE */
-  WEFT_EVENT_PROCESS_FORK = 3,  /* a traced process forked a child process */
-  WEFT_EVENT_PROCESS_EXIT = 4,  /* a traced process exited */
+  WEFT_EVENT_DATA = 1,         /* bytes moved on a traced TCP socket */
+  WEFT_EVENT_CLOSE = 2,        /* a traced connection reached TCP_CLOSE */
+  WEFT_EVENT_PROCESS_FORK = 3, /* a traced process forked a child process */
+  WEFT_EVENT_PROCESS_EXIT = 4, /* a traced process exited */
   WEFT_EVENT_ASYNC_CONTEXT = 5, /* a Python context was copied (py_async.h) */
 };
 
@@ -52,9 +52,9 @@ enum weft_source {
   WEFT_SRC_SENDMSG = 8,
   WEFT_SRC_RECVMMSG = 9,
   WEFT_SRC_SENDMMSG = 10,
-  WEFT_SRC_SENDFILE = 11,  /* size only */
-  WEFT_SRC_SPLICE = 12,    /* size only */
-  WEFT_SRC_IO_URING = 13,  /* size only */
+  WEFT_SRC_SENDFILE = 11, /* size only */
+  WEFT_SRC_SPLICE = 12,   /* size only */
+  WEFT_SRC_IO_URING = 13, /* size only */
   WEFT_SRC_SSL_READ = 14,  /* plaintext an SSL_read / SSL_read_ex returned */
   WEFT_SRC_SSL_WRITE = 15, /* plaintext an SSL_write / SSL_write_ex took */
   WEFT_SRC_MAX = 16,
@@ -174,16 +174,16 @@ struct weft_go_process {
 
 /* Counters in the per-CPU `stats` array, indexed by enum weft_stat. */
 enum weft_stat {
-  WEFT_STAT_EVENTS = 0, /* records written to the ring buffer */
-  WEFT_STAT_LOST = 1,   /* records that did not fit (ring full) */
+  WEFT_STAT_EVENTS = 0,        /* records written to the ring buffer */
+  WEFT_STAT_LOST = 1,          /* records that did not fit (ring full) */
   WEFT_STAT_BYTES_CAPTURED = 2,
-  WEFT_STAT_TRUNCATED = 3,   /* data events cut at capture_limit */
-  WEFT_STAT_SIZE_ONLY = 4,   /* socket I/O outside a recognised syscall */
-  WEFT_STAT_READ_FAULTS = 5, /* user memory that could not be read */
+  WEFT_STAT_TRUNCATED = 3,     /* data events cut at capture_limit */
+  WEFT_STAT_SIZE_ONLY = 4,     /* socket I/O outside a recognised syscall */
+  WEFT_STAT_READ_FAULTS = 5,   /* user memory that could not be read */
   WEFT_STAT_CONN_TABLE_FULL = 6,
-  WEFT_STAT_TLS_UNATTRIBUTED = 7,   /* SSL plaintext whose socket was never seen */
+  WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
   WEFT_STAT_BODY_BYTES_SKIPPED = 8, /* body bytes of declared length, not copied */
-  WEFT_STAT_NODE_SIGNALS = 9,       /* request/socket messages from Node.js hooks (node_async.h) */
+  WEFT_STAT_NODE_SIGNALS = 9,   /* request/socket messages from Node.js hooks (node_async.h) */
   /* ... whose socket was not a traced TCP connection, or whose request was
    * never named (started before the hook was injected): no link from them */
   WEFT_STAT_NODE_UNMATCHED = 10,

@@ -11,10 +11,10 @@
 #ifndef WEFT_NODE_ASYNC_BPF_H
 #define WEFT_NODE_ASYNC_BPF_H
 
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "vmlinux.h"
 
 #include "capture.h"
 #include "capture_maps.bpf.h"

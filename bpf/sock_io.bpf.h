@@ -8,10 +8,10 @@
 #ifndef WEFT_BPF_SOCK_IO_BPF_H
 #define WEFT_BPF_SOCK_IO_BPF_H
 
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
-#include "vmlinux.h"
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
@@ -95,19 +95,19 @@ enum buffer_kind {
  * data event needs about it. Passed by pointer to the emit subprogram, which
  * is verified once (BPF calls take at most five arguments). */
 struct io_call {
-  __u64 sk; /* struct sock * */
+  __u64 sk;       /* struct sock * */
   __u64 conn_id;
   __u64 pid_tgid;
-  __u64 buf;   /* buffer, iovec *, user_msghdr * or mmsghdr * */
-  __u64 count; /* length, iovcnt or vlen */
-  __u32 len;   /* bytes the call moved on the socket */
-  __u32 seq;   /* TCP sequence number of the first of them */
+  __u64 buf;      /* buffer, iovec *, user_msghdr * or mmsghdr * */
+  __u64 count;    /* length, iovcnt or vlen */
+  __u32 len;      /* bytes the call moved on the socket */
+  __u32 seq;      /* TCP sequence number of the first of them */
   __s32 fd;
   __s32 msg_index; /* mmsghdr entry; -1: the entry still in flight */
-  __u8 source;     /* enum weft_source */
-  __u8 kind;       /* enum buffer_kind */
-  __u8 direction;  /* enum weft_direction */
-  __u8 known;      /* 1: a recognised syscall */
+  __u8 source;    /* enum weft_source */
+  __u8 kind;      /* enum buffer_kind */
+  __u8 direction; /* enum weft_direction */
+  __u8 known;     /* 1: a recognised syscall */
   __u32 _pad;
 };
 

@@ -15,14 +15,14 @@
 #ifndef WEFT_BPF_SSL_CAPTURE_BPF_H
 #define WEFT_BPF_SSL_CAPTURE_BPF_H
 
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "vmlinux.h"
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
-#include "http_head.bpf.h"
 #include "tls_state.bpf.h"
+#include "http_head.bpf.h"
 #include "trace_context.bpf.h"
 
 /* How long a failed SSL_write's context waits for its retry. */

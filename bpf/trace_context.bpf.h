@@ -13,8 +13,8 @@
 #ifndef WEFT_BPF_TRACE_CONTEXT_BPF_H
 #define WEFT_BPF_TRACE_CONTEXT_BPF_H
 
-#include <bpf/bpf_helpers.h>
 #include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
@@ -34,9 +34,9 @@ static __always_inline __u64 load_u64(const __u8 *p) {
   return v;
 }
 
-#define WEFT_STR8(a, b, c, d, e, f, g, h)                                                  \
-  ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 | \
-   (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define WEFT_STR8(a, b, c, d, e, f, g, h)                                             \
+  ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |               \
+   (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 
 /* Does `p` (at least 8 readable bytes, `len` of them valid) start with an
  * HTTP/1.x request line? */
@@ -170,8 +170,7 @@ static __always_inline int find_traceparent(const __u8 *d, __u32 len) {
 }
 
 /* Parses "00-<trace>-<span>-<flags>" at d[pos] into ctx; 0 on success. */
-static __always_inline int parse_traceparent(const __u8 *d, int pos,
-                                             struct weft_trace_context *ctx) {
+static __always_inline int parse_traceparent(const __u8 *d, int pos, struct weft_trace_context *ctx) {
   const __u8 *p = d + (pos & (WEFT_MAX_CAPTURE - 1));
   int vhi = hex_value(p[0]), vlo = hex_value(p[1]);
   if (vhi < 0 || vlo < 0 || (vhi == 0xf && vlo == 0xf)) return -1;
@@ -349,7 +348,8 @@ static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
     bpf_map_delete_elem(&proxy_connections, &conn_id);
     /* The worker may have opened it within this very turn. */
     struct thread_context *active = active_thread_context(tid);
-    if (active && active->proxy_armed && load_u64(active->ctx.span_id) == load_u64(server->span_id))
+    if (active && active->proxy_armed &&
+        load_u64(active->ctx.span_id) == load_u64(server->span_id))
       active->proxy_armed = 0;
     return 1;
   }
