@@ -624,6 +624,7 @@ int BPF_PROG(weft_process_fork, struct task_struct *parent, struct task_struct *
   struct weft_pid_state inherited = *state;
   inherited.added_ns = bpf_ktime_get_ns();
   bpf_map_update_elem(&traced_pids, &child_tgid, &inherited, BPF_ANY);
+  traced_slot_add(child_tgid);
   __u8 *proxy = bpf_map_lookup_elem(&event_loop_proxies, &parent_tgid);
   if (proxy) bpf_map_update_elem(&event_loop_proxies, &child_tgid, proxy, BPF_ANY);
   emit_process_event(WEFT_EVENT_PROCESS_FORK, child_tgid, child_pid, parent_tgid, 0);
@@ -642,6 +643,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   bpf_map_delete_elem(&goroutine_creations, &tid);
   /* signal->live reaches zero when the last thread of the group exits. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  traced_slot_remove(tgid);
   bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&multiplexing_processes, &tgid);
   bpf_map_delete_elem(&go_processes, &tgid);

@@ -159,6 +159,14 @@ struct weft_process_event {
   __s32 exit_code;
 };
 
+/* The `traced_slots` array (.bss) in front of `traced_pids`: slot
+ * (tgid & (WEFT_TRACED_SLOTS - 1)) holds 0 (no traced process there), the
+ * one traced tgid there, or WEFT_TRACED_SLOT_SHARED (several: ask the map).
+ * An untraced process, which every socket call on the node may be, is then
+ * told apart with one array load instead of a hash lookup. */
+#define WEFT_TRACED_SLOTS 65536
+#define WEFT_TRACED_SLOT_SHARED 0xffffffffffffffffULL
+
 /* Value of the `traced_pids` map (key: tgid). */
 struct weft_pid_state {
   __u64 added_ns;

@@ -243,8 +243,33 @@ static __always_inline void end_pending_send(__u32 tid) {
   if (p) p->active = 0;
 }
 
+/* See WEFT_TRACED_SLOTS in capture.h. Written by the kernel at fork and
+ * exit, and by the agent (the skeleton's mapped .bss) when it starts or
+ * stops tracing a process; every write is a compare-and-swap. */
+__u64 traced_slots[WEFT_TRACED_SLOTS]; /* 64-bit: BPF's 32-bit atomics need cpu v3 */
+
+static __always_inline __u64 *traced_slot(__u32 tgid) {
+  return &traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)];
+}
+
+/* tgid joined traced_pids: claim its slot, or mark the slot shared. */
+static __always_inline void traced_slot_add(__u32 tgid) {
+  __u64 *slot = traced_slot(tgid);
+  __u64 was = __sync_val_compare_and_swap(slot, 0, (__u64)tgid);
+  if (was != 0 && was != tgid) __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
+}
+
+/* tgid is leaving traced_pids: free its slot if it holds it alone (a shared
+ * slot stays shared). */
+static __always_inline void traced_slot_remove(__u32 tgid) {
+  __sync_val_compare_and_swap(traced_slot(tgid), (__u64)tgid, 0);
+}
+
 static __always_inline int is_traced(__u32 tgid) {
   if (tgid == agent_tgid) return 0;
+  __u64 slot = *traced_slot(tgid);
+  if (slot == tgid) return 1;
+  if (slot != WEFT_TRACED_SLOT_SHARED) return 0;
   return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
 }
 

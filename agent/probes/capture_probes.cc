@@ -152,6 +152,16 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
         absl::StrCat("cannot trace process ", tgid, ": ", ErrnoText(errno),
                      " (the traced process table holds 16384 processes)"));
   }
+  // The kernel's fast filter in front of the map (WEFT_TRACED_SLOTS): the
+  // same compare-and-swap as its fork handler, on the mapped .bss.
+  uint64_t* slot = reinterpret_cast<uint64_t*>(
+      &skel_->bss->traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)]);
+  uint64_t expected = 0;
+  if (!__atomic_compare_exchange_n(slot, &expected, uint64_t{tgid}, false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST) &&
+      expected != tgid) {
+    __atomic_store_n(slot, WEFT_TRACED_SLOT_SHARED, __ATOMIC_SEQ_CST);
+  }
   return absl::OkStatus();
 }
 
@@ -190,6 +200,10 @@ absl::Status CaptureProbes::MarkEventLoopProxy(uint32_t tgid) {
 }
 
 void CaptureProbes::UntraceProcess(uint32_t tgid) {
+  uint64_t expected = tgid;
+  __atomic_compare_exchange_n(
+      reinterpret_cast<uint64_t*>(&skel_->bss->traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)]),
+      &expected, uint64_t{0}, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), 0);
