@@ -147,22 +147,29 @@ void LogNodeLinkStats(const nodejs::NodeLinkStats& n, const CaptureStats& c) {
 
 }  // namespace
 
-absl::StatusOr<bool> ResolveNodeLinks(const std::string& flag, const char* env_value) {
+namespace {
+
+// A two-valued mode from a flag (wins) or an environment variable: true for
+// `on`, false for "none" or unset; an error naming the variable otherwise.
+absl::StatusOr<bool> ResolveMode(const std::string& flag, const char* env_value,
+                                 absl::string_view variable, absl::string_view what,
+                                 absl::string_view on) {
   std::string mode = flag;
   if (mode.empty() && env_value != nullptr) mode = env_value;
   if (mode.empty() || mode == "none") return false;
-  if (mode == "inspector") return true;
+  if (mode == on) return true;
   return absl::InvalidArgumentError(
-      absl::StrCat("WEFT_NODE_LINKS=", mode, " is not a Node.js link mode: use inspector or none"));
+      absl::StrCat(variable, "=", mode, " is not a ", what, ": use ", on, " or none"));
+}
+
+}  // namespace
+
+absl::StatusOr<bool> ResolveNodeLinks(const std::string& flag, const char* env_value) {
+  return ResolveMode(flag, env_value, "WEFT_NODE_LINKS", "Node.js link mode", "inspector");
 }
 
 absl::StatusOr<bool> ResolvePropagateHeaders(const std::string& flag, const char* env_value) {
-  std::string mode = flag;
-  if (mode.empty() && env_value != nullptr) mode = env_value;
-  if (mode.empty() || mode == "none") return false;
-  if (mode == "headers") return true;
-  return absl::InvalidArgumentError(
-      absl::StrCat("WEFT_PROPAGATE=", mode, " is not a propagation mode: use headers or none"));
+  return ResolveMode(flag, env_value, "WEFT_PROPAGATE", "propagation mode", "headers");
 }
 
 int RunAgent(const RunOptions& run_options) {

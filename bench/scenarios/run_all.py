@@ -86,29 +86,26 @@ def capture_bench(s):
     return {"results": result, "tables": out.stdout}
 
 
-def propagation_bench(s):
-    """Issue 8's bench: a keep-alive client loop with and without
-    --propagate=headers (propagation_bench.py, its own ABAB rounds)."""
-    out = subprocess.run([sys.executable, PROPAGATION_BENCH, "--rounds",
-                          str(s["propagation_rounds"]), "--seconds", str(s["saturation_seconds"])],
-                         capture_output=True, text=True, env=dict(os.environ,
-                                                                  WEFT_BUILD_DIR=harness.BUILD))
+def json_scenario(script, rounds, seconds):
+    """A scenario script that prints its result as JSON (its own rounds)."""
+    out = subprocess.run([sys.executable, script, "--rounds", str(rounds), "--seconds",
+                          str(seconds)], capture_output=True, text=True,
+                         env=dict(os.environ, WEFT_BUILD_DIR=harness.BUILD))
     try:
         return json.loads(out.stdout)
     except ValueError:
         return {"error": (out.stderr or out.stdout)[-500:]}
+
+
+def propagation_bench(s):
+    """Issue 8's bench: a keep-alive client loop with and without
+    --propagate=headers (propagation_bench.py)."""
+    return json_scenario(PROPAGATION_BENCH, s["propagation_rounds"], s["saturation_seconds"])
 
 
 def node_bench(s):
-    """The cost of Node.js request links (node_bench.py, its own rounds)."""
-    out = subprocess.run([sys.executable, NODE_BENCH, "--rounds", str(s["node_rounds"]),
-                          "--seconds", str(s["saturation_seconds"])],
-                         capture_output=True, text=True, env=dict(os.environ,
-                                                                  WEFT_BUILD_DIR=harness.BUILD))
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {"error": (out.stderr or out.stdout)[-500:]}
+    """The cost of Node.js request links (node_bench.py)."""
+    return json_scenario(NODE_BENCH, s["node_rounds"], s["saturation_seconds"])
 
 
 def pipeline_bench(s):
