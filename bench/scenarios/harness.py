@@ -29,6 +29,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wrk_p99_us(wrk_output):
+    """The 99th percentile latency of `wrk --latency` output, in us (None if absent)."""
+    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", wrk_output, re.M)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
 def median(values):
     return statistics.median(values) if values else None
 

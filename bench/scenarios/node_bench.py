@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,25 +39,12 @@ http.createServer((req, res) => {
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def p99_us(wrk_output):
-    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", wrk_output, re.M)
-    if not m:
-        return None
-    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
-
-
 def wrk(url, seconds):
     out = subprocess.run(["wrk", "--latency", "-t1", "-c64", "-d%ds" % seconds, url],
                          capture_output=True, text=True, check=True).stdout
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "p99_us": p99_us(out)}
+            "p99_us": harness.wrk_p99_us(out)}
 
 
 def run(rounds, seconds):
@@ -69,7 +55,7 @@ def run(rounds, seconds):
     path = os.path.join(tmp, "service.js")
     with open(path, "w") as f:
         f.write(SERVICE)
-    back_port, front_port = free_port(), free_port()
+    back_port, front_port = harness.free_port(), harness.free_port()
     back = subprocess.Popen([node, path, str(back_port)], stderr=subprocess.DEVNULL)
     front = subprocess.Popen([node, path, str(front_port), str(back_port)],
                              stderr=subprocess.DEVNULL)

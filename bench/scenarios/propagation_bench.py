@@ -19,14 +19,6 @@ from nginx_bench import Nginx
 CONFIGS = ("plain", "propagate")
 
 
-def p99_us(wrk_output):
-    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", wrk_output, re.M)
-    if not m:
-        return None
-    scale = {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
-    return float(m.group(1)) * scale
-
-
 def traced_wrk(url, seconds, propagate):
     """wrk started held at a shell prompt, traced before it connects (only
     sockets a traced process connects enter weft's sockhash), then released."""
@@ -47,7 +39,7 @@ def traced_wrk(url, seconds, propagate):
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p99_us": p99_us(out),
+        "p99_us": harness.wrk_p99_us(out),
         "injected": int(injected.group(1)) if injected else 0,
     }
 
