@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "capture.skel.h"
 #include "spdlog/spdlog.h"
-#include "symbolizer/elf/node_binary.h"
 
 namespace weft::nodejs {
 namespace {
@@ -35,15 +34,13 @@ std::optional<uint64_t> SignalTreeAddress(const elf::NodeBinary& binary, const p
 }  // namespace
 
 NodeLinks::NodeLinks(CaptureProbes& capture, InjectorOptions options)
-    : capture_(capture), options_([this, options]() mutable {
-        options.on_own_connection = [this](uint16_t port) {
-          std::lock_guard lock(ports_mutex_);
-          own_ports_.push_back(port);
-          // A few injections' worth: older ports are long closed.
-          if (own_ports_.size() > 64) own_ports_.pop_front();
-        };
-        return options;
-      }()) {
+    : capture_(capture), options_(std::move(options)) {
+  options_.on_own_connection = [this](uint16_t port) {
+    std::lock_guard lock(ports_mutex_);
+    own_ports_.push_back(port);
+    // A few injections' worth: older ports are long closed.
+    if (own_ports_.size() > 64) own_ports_.pop_front();
+  };
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -148,6 +145,19 @@ void NodeLinks::ApplyResults() {
   }
 }
 
+const std::optional<elf::NodeBinary>& NodeLinks::BinaryOf(const proc::FileId& file,
+                                                          const std::string& path) {
+  if (auto it = binaries_.find(file); it != binaries_.end()) return it->second;
+  auto binary = elf::ReadNodeBinary(path);
+  if (!binary.ok()) {
+    if (binary.status().code() != absl::StatusCode::kNotFound) {
+      spdlog::debug("Node.js: {}: {}", path, std::string(binary.status().message()));
+    }
+    return binaries_.emplace(file, std::nullopt).first->second;
+  }
+  return binaries_.emplace(file, *binary).first->second;
+}
+
 void NodeLinks::ScanProcess(uint32_t pid) {
   const std::string exe_path = absl::StrCat("/proc/", pid, "/exe");
   auto exe = proc::StatFileId(exe_path);
@@ -164,13 +174,8 @@ void NodeLinks::ScanProcess(uint32_t pid) {
   links_.erase(pid);
   p = Process{};
   p.exe = *exe;
-  auto binary = elf::ReadNodeBinary(exe_path);
-  if (!binary.ok()) {
-    if (binary.status().code() != absl::StatusCode::kNotFound) {
-      spdlog::debug("Node.js: process {}: {}", pid, std::string(binary.status().message()));
-    }
-    return;  // kNotNode
-  }
+  const auto& binary = BinaryOf(*exe, exe_path);
+  if (!binary) return;  // kNotNode
   p.target.pid = static_cast<int>(pid);
   p.target.signal_tree_address = SignalTreeAddress(*binary, *exe, static_cast<int>(pid));
   // The uprobe first: the hook speaks as soon as it runs.

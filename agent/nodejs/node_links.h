@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "agent/nodejs/node_injector.h"
 #include "agent/probes/capture_probes.h"
+#include "symbolizer/elf/node_binary.h"
 #include "symbolizer/proc/maps.h"
 
 namespace weft::nodejs {
@@ -81,14 +82,18 @@ class NodeLinks {
     NodeTarget target;
   };
 
+  // The Node.js facts of one executable file, read once (its symbol table
+  // is large); nullopt: not Node.js.
+  const std::optional<elf::NodeBinary>& BinaryOf(const proc::FileId& file, const std::string& path);
   void ScanProcess(uint32_t pid);
   void ApplyResults();
   void Enqueue(Job job);
   void WorkerLoop();
 
   CaptureProbes& capture_;
-  const InjectorOptions options_;
+  InjectorOptions options_;  // set before the worker starts, read-only after
   std::map<uint32_t, Process> processes_;
+  std::map<proc::FileId, std::optional<elf::NodeBinary>> binaries_;
   std::map<uint32_t, Link> links_;
   bool shut_down_ = false;
   NodeLinkStats stats_;

@@ -38,28 +38,24 @@
     exists(`/dev/null/weft/${message}`);
   }
 
-  // Nothing the hook does may break the program: a failure costs a link.
-  // (Diagnostics-channel subscribers' exceptions would end the process.)
-  function guarded(work) {
-    try {
-      work();
-    } catch (ignored) {
-      // the call gets no parent
-    }
-  }
-
   function fdOf(socket) {
     const handle = socket._handle;
     return handle && typeof handle.fd === 'number' ? handle.fd : -1;
   }
 
+  // Nothing the hook does may break the program: both entry points below
+  // catch everything, and a failure costs a link. (A diagnostics-channel
+  // subscriber's exception would end the process.)
+
   // A request's handler, and everything it starts, runs with its store.
   // Nothing is said yet: most requests make no call.
   function onRequestStart({socket, response}) {
-    guarded(() => {
+    try {
       const fd = fdOf(socket);
       if (fd >= 0) requests.enterWith({token: ++lastToken, fd, response, filed: false});
-    });
+    } catch (ignored) {
+      // this request's calls get no parent
+    }
   }
 
   // Says which request a client socket is written for when that changes.
@@ -68,20 +64,24 @@
   // connection may have a newer request by now: then the call gets none).
   // Sockets the server accepted carry answers, never requests: left alone.
   function speakFor(socket, request) {
-    if (socket._server) return;
-    let token = request ? request.token : 0;
-    if (request && !request.filed && request.response && request.response.writableEnded) {
-      token = 0;
-    }
-    if (socket[kSpokenFor] === token) return;
-    const fd = fdOf(socket);
-    if (fd < 0) return;  // still connecting: said once it is connected
-    socket[kSpokenFor] = token;
-    if (token && !request.filed) {
-      request.filed = true;
-      say(`r/${token}/${request.fd}/${fd}`);
-    } else {
-      say(`c/${token}/${fd}`);
+    try {
+      if (socket._server) return;
+      let token = request ? request.token : 0;
+      if (request && !request.filed && request.response && request.response.writableEnded) {
+        token = 0;
+      }
+      if (socket[kSpokenFor] === token) return;
+      const fd = fdOf(socket);
+      if (fd < 0) return;  // still connecting: said once it is connected
+      socket[kSpokenFor] = token;
+      if (token && !request.filed) {
+        request.filed = true;
+        say(`r/${token}/${request.fd}/${fd}`);
+      } else {
+        say(`c/${token}/${fd}`);
+      }
+    } catch (ignored) {
+      // this call gets no parent
     }
   }
 
@@ -90,7 +90,7 @@
   const ownWrite = Object.prototype.hasOwnProperty.call(net.Socket.prototype, 'write');
 
   function write(...args) {
-    guarded(() => speakFor(this, requests.getStore()));
+    speakFor(this, requests.getStore());
     return originalWrite.apply(this, args);
   }
 
@@ -100,7 +100,7 @@
     const request = requests.getStore();
     const result = originalConnect.apply(this, args);
     if (request) {
-      this.once('connect', () => guarded(() => speakFor(this, request)));
+      this.once('connect', () => speakFor(this, request));
     } else {
       this[kSpokenFor] = 0;  // a new connection serves no request until said
     }
