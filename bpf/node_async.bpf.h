@@ -42,13 +42,11 @@ struct {
  * process's request pays for the lookup below. */
 __u32 node_processes_present = 0;
 
-/* Parent of a request sent on conn_id that a Node.js hook spoke for. */
-static __always_inline int node_client_parent(__u64 conn_id, struct weft_trace_context *parent) {
+/* Parent of a request sent on conn_id that a Node.js hook spoke for, or
+ * NULL. The map's own value, not a copy: the call chain's stack is tight. */
+static __always_inline const struct weft_trace_context *node_client_parent(__u64 conn_id) {
   if (!node_processes_present) return 0;
-  struct weft_trace_context *request = bpf_map_lookup_elem(&node_sockets, &conn_id);
-  if (!request) return 0;
-  *parent = *request;
-  return 1;
+  return bpf_map_lookup_elem(&node_sockets, &conn_id);
 }
 
 /* The connection id the capture gives sk (conn_id_of in capture.bpf.c),

@@ -363,14 +363,15 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
   __builtin_memset(ctx, 0, sizeof(*ctx));
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   struct weft_trace_context parent;
+  const struct weft_trace_context *node_request;
   if (is_event_loop_proxy(tgid)) {
     if (proxy_turn_parent(tid, conn_id, &parent))
       child_of(ctx, &parent, WEFT_LINK_PROXY_TURN);
     else
       new_trace(ctx, WEFT_LINK_AMBIGUOUS);
-  } else if (node_client_parent(conn_id, &parent)) {
+  } else if ((node_request = node_client_parent(conn_id))) {
     /* Node.js: the program's own async context named the request. */
-    child_of(ctx, &parent, WEFT_LINK_NODE_ASYNC);
+    child_of(ctx, node_request, WEFT_LINK_NODE_ASYNC);
   } else if (go_client_parent(tgid, &parent)) {
     /* Go: the goroutine, not the thread, says which request this is for. */
     child_of(ctx, &parent, WEFT_LINK_GOROUTINE);
