@@ -91,15 +91,20 @@ def check_links(f, spans, label, expect_linked):
             (label, inspector_spans[:2]))
 
 
+def start_weft(pids, rx=None, node_links=True):
+    """weft over pids, exporting to rx (else nowhere), Node.js links on or off."""
+    env = ({"OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+           if rx else {"OTEL_TRACES_EXPORTER": "none"})
+    return e2elib.start_weft(pids, env=env, extra_args=("--node-links", "inspector")
+                             if node_links else ())
+
+
 def check_hooked_pair(f):
     rx = e2elib.start_receiver()
     try:
         with e2elib.Processes() as procs:
             front, back, front_port, back_port = start_pair(procs)
-            weft = e2elib.start_weft([front.pid, back.pid], extra_args=("--node-links",
-                                                                        "inspector"), env={
-                "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+            weft = start_weft([front.pid, back.pid], rx)
             with weft:
                 weft.wait_ready()
                 during = [status(front_port), status(back_port)]
@@ -132,10 +137,7 @@ def check_late_process(f):
             launcher = procs.start([weftlib.PYTHON, procs.write_script("launcher", LAUNCHER),
                                     trigger, NODE, SERVICE, str(front_port), str(back_port)],
                                    log_name="launcher.log")
-            weft = e2elib.start_weft([launcher.pid, back.pid], extra_args=(
-                "--node-links", "inspector"), env={
-                "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+            weft = start_weft([launcher.pid, back.pid], rx)
             with weft:
                 weft.wait_ready()
                 open(trigger, "w").close()
@@ -159,8 +161,7 @@ def check_refusals(f):
         own = procs.start([NODE, SERVICE, str(own_port)], env={"HANDLE_SIGUSR1": "1"},
                           log_name="own.log")
         weftlib.wait_for_port(own_port)
-        weft = e2elib.start_weft([own.pid], extra_args=("--node-links", "inspector"),
-                                 env={"OTEL_TRACES_EXPORTER": "none"})
+        weft = start_weft([own.pid])
         with weft:
             weft.wait_ready()
             seen = status(own_port)
@@ -185,8 +186,7 @@ def check_refusals(f):
         try:
             busy = procs.start([NODE, SERVICE, str(busy_port)], log_name="busy.log")
             weftlib.wait_for_port(busy_port)
-            weft = e2elib.start_weft([busy.pid], extra_args=("--node-links", "inspector"),
-                                     env={"OTEL_TRACES_EXPORTER": "none"})
+            weft = start_weft([busy.pid])
             with weft:
                 weft.wait_ready()
                 code, _ = weft.stop()
@@ -204,9 +204,7 @@ def check_off(f):
     try:
         with e2elib.Processes() as procs:
             front, back, front_port, back_port = start_pair(procs)
-            weft = e2elib.start_weft([front.pid, back.pid], env={
-                "OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint,
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+            weft = start_weft([front.pid, back.pid], rx, node_links=False)
             with weft:
                 weft.wait_ready()
                 drive(front_port, f, "mode off")
