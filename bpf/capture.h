@@ -191,9 +191,10 @@ enum weft_stat {
   WEFT_STAT_CONN_TABLE_FULL = 6,
   WEFT_STAT_TLS_UNATTRIBUTED = 7, /* SSL plaintext whose socket was never seen */
   WEFT_STAT_BODY_BYTES_SKIPPED = 8, /* body bytes of declared length, not copied */
-  WEFT_STAT_NODE_SIGNALS = 9,   /* request/socket messages from Node.js hooks (node_async.h) */
-  /* ... whose socket was not a traced TCP connection, or whose request was
-   * never named (started before the hook was injected): no link from them */
+  WEFT_STAT_NODE_SIGNALS = 9,   /* messages from Node.js hooks (node_async.h) */
+  /* ... malformed, naming a socket that is no traced TCP connection, a
+   * request never filed, or a server connection with no SERVER context:
+   * no link comes of them */
   WEFT_STAT_NODE_UNMATCHED = 10,
   WEFT_STAT_MAX = 11,
 };

@@ -17,8 +17,8 @@ struct NodeBinary {
   uint64_t fs_access_offset = 0;
   // Where its uprobe goes: the first relative branch before anything writes
   // RDX (the path argument), which the kernel emulates in one trap; the
-  // function's start (trap and single-step) when there is none. Each trap
-  // costs about 13 us on this VM: one per hook message.
+  // function's start (trap and single-step) when there is none. It traps
+  // once per hook message.
   uint64_t probe_offset = 0;
   // Link-time address of libuv's uv__signal_tree (a static variable, in
   // .symtab only: nothing when the file is stripped).
