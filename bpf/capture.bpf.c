@@ -28,6 +28,7 @@
 #include "tls_state.bpf.h"
 #include "trace_context.bpf.h"
 #include "propagate.bpf.h"
+#include "stage_profile.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -54,7 +55,11 @@ static __always_inline void output_staged_event(struct capture_scratch *s, __u32
   __u64 size = captured;
   asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * WEFT_MAX_CAPTURE - 1));
   size += sizeof(s->ev);
-  if (bpf_ringbuf_output(&events, s, size, wakeup_flags())) {
+  __u64 flags = wakeup_flags();
+  WEFT_STAGE(WEFT_STAGE_WAKEUP);
+  long failed = bpf_ringbuf_output(&events, s, size, flags);
+  WEFT_STAGE(WEFT_STAGE_RING_OUTPUT);
+  if (failed) {
     stat_add(WEFT_STAT_LOST, 1);
   } else {
     stat_add(WEFT_STAT_EVENTS, 1);
@@ -113,9 +118,8 @@ static __always_inline void assign_context(struct weft_data_event *ev, const __u
   if (ev->direction == WEFT_DIR_INGRESS) {
     if (is_http_request_start(d, captured)) {
       /* The thread's entry is rewritten whole: no turn to end first. */
-      struct thread_context *slot = bpf_map_lookup_elem(&thread_contexts, &tid);
-      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq, slot,
-                              traceparent);
+      start_server_context_in(ctx, tid, ev->conn_id, d, captured, &ev->tuple, ev->seq,
+                              thread_state_for(tid), traceparent);
     } else if (proxy) {
       proxy_observe_io(tid, ev->conn_id);
     }
@@ -189,8 +193,10 @@ __noinline int emit_data(struct io_call *call) {
   ev->flags = 0;
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
   s->scanned_head_end = -1;
+  WEFT_STAGE(WEFT_STAGE_EVENT_HEAD);
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
+  WEFT_STAGE(WEFT_STAGE_CONN_STATE);
   /* The send in flight on this thread, decided at tcp_sendmsg_locked; this
    * event ends it whatever happens below. */
   struct pending_send *pending = call->direction == WEFT_DIR_EGRESS ? active_pending_send(tid) : 0;
@@ -203,6 +209,7 @@ __noinline int emit_data(struct io_call *call) {
     ev->header.timestamp_ns = pending->start_ns;
   else
     ev->header.timestamp_ns = bpf_ktime_get_ns();
+  WEFT_STAGE(WEFT_STAGE_PENDING);
   ev->role = cs ? cs->role : WEFT_ROLE_UNKNOWN;
   /* A connection's addresses do not change: read them from the socket once. */
   if (cs && cs->tuple.family != 0) {
@@ -218,9 +225,11 @@ __noinline int emit_data(struct io_call *call) {
     ev->seq = call->seq - pushed - (cs ? cs->bytes_pushed : 0);
     if (cs) cs->bytes_pushed += pushed;
   }
+  WEFT_STAGE(WEFT_STAGE_TUPLE);
   /* TLS records are not reported: the SSL uretprobes report the plaintext
    * (ssl_capture.bpf.h). */
   int tls = tls_socket_io(tid, sk, call->conn_id, call->seq, call->direction);
+  WEFT_STAGE(WEFT_STAGE_TLS_CHECK);
   if (tls && cs) cs->tls = 1;
   if (cs && cs->tls) tls = 1;
 
@@ -248,7 +257,9 @@ __noinline int emit_data(struct io_call *call) {
      * end in it, in the first bytes of all buffers, as if read at once. */
     __u32 probed = first > held ? (__u32)copy_to_scratch(call, first - held, held, 1) : 0;
     captured = (probed & ~WEFT_COPY_MORE) + held;
+    WEFT_STAGE(WEFT_STAGE_FIRST_COPY);
     __u32 head = head_to_keep(s->data, captured, total, body_left);
+    WEFT_STAGE(WEFT_STAGE_HEAD_SCAN);
     if (!head && (probed & WEFT_COPY_MORE)) {
       captured = (__u32)copy_to_scratch(call, first - held, held, WEFT_MAX_IOV) + held;
       head = head_to_keep(s->data, captured, total, body_left);
@@ -258,6 +269,7 @@ __noinline int emit_data(struct io_call *call) {
     } else if (want > first && captured == first) {
       captured = (__u32)copy_to_scratch(call, want - held, held, WEFT_MAX_IOV) + held;
     }
+    WEFT_STAGE(WEFT_STAGE_REST_COPY);
     note_capture(ev, head, body_only, captured, total);
     if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
     /* A handshake record as a connection's first bytes, outside SSL_read /
@@ -277,10 +289,12 @@ __noinline int emit_data(struct io_call *call) {
   }
   if (captured > WEFT_MAX_CAPTURE) captured = WEFT_MAX_CAPTURE;
   ev->captured_len = captured;
+  WEFT_STAGE(WEFT_STAGE_CAPTURE_END);
 
   if (trace_context_enabled)
     assign_context(ev, s->data, captured, tid, cs, pending,
                    traceparent_from_head_scan(s, captured));
+  WEFT_STAGE(WEFT_STAGE_CONTEXT);
   /* Which asyncio task sent a request or an answer (py_async.bpf.h). */
   ev->async_context = call->direction == WEFT_DIR_EGRESS &&
                               (ev->context.starts_span || ev->role == WEFT_ROLE_SERVER)
@@ -294,6 +308,7 @@ __noinline int emit_data(struct io_call *call) {
     cs->answered = call->direction == WEFT_DIR_EGRESS;
   }
 
+  WEFT_STAGE(WEFT_STAGE_CONN_UPDATE);
   output_staged_event(s, captured);
   return 0;
 }
@@ -312,6 +327,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
+  WEFT_STAGE_START(WEFT_STAGE_MARK_COST);
   if (ret <= 0) { /* a failed send: its decision is not the next one's */
     __u32 tid = (__u32)pid_tgid;
     end_pending_send(tid);
@@ -319,6 +335,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
     return 0;
   }
   if (!is_inet_tcp_btf(sk)) return 0;
+  WEFT_STAGE(WEFT_STAGE_SOCKET_CHECK);
 
   struct task_struct *task = bpf_get_current_task_btf();
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -334,6 +351,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
     call->source = WEFT_SRC_UNKNOWN;
     call->fd = -1;
   }
+  WEFT_STAGE(WEFT_STAGE_SYSCALL);
   call->sk = (__u64)sk;
   call->conn_id = bpf_get_socket_cookie(sk);
   call->pid_tgid = pid_tgid;
@@ -341,7 +359,10 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
   call->seq = stream_seq_after(sk, direction, ret);
   call->direction = direction;
   call->msg_index = -1;
-  return emit_data(call);
+  WEFT_STAGE(WEFT_STAGE_CALL);
+  emit_data(call);
+  WEFT_STAGE(WEFT_STAGE_EMIT_RETURN);
+  return 0;
 }
 
 SEC("tp_btf/sock_send_length")
@@ -366,16 +387,21 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   if (!trace_context_enabled) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
+  WEFT_STAGE_START(WEFT_STAGE_SEND_START);
   __u32 tid = (__u32)pid_tgid;
   __u64 conn_id = conn_id_of(sk);
   /* On a socket in weft's sockhash the sk_msg program already decided (and
    * maybe wrote a traceparent); the bytes here are kernel pages. */
   struct propagate_send decision = {};
   int propagated = take_propagate_decision(tid, sk, &decision);
+  WEFT_STAGE(WEFT_STAGE_SEND_PROPAGATE);
   __u32 write_seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
   /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
   if (tls_socket_io(tid, sk, conn_id, write_seq, WEFT_DIR_EGRESS)) return 0;
-  struct pending_send *pending = bpf_map_lookup_elem(&pending_sends, &tid);
+  WEFT_STAGE(WEFT_STAGE_SEND_TLS);
+  struct thread_state *thread = thread_state_for(tid);
+  struct pending_send *pending = thread ? &thread->pending : 0;
+  WEFT_STAGE(WEFT_STAGE_SEND_PENDING);
   if (pending && pending->active && pending->conn_id == conn_id) { /* a later chunk */
     if (propagated) pending->pushed += decision.pushed;
     return 0;
@@ -412,10 +438,9 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
     read_tuple(sk, &t);
     start_client_context(&p.ctx, tid, conn_id, &t, p.seq);
   }
-  if (pending)
-    *pending = p;
-  else
-    bpf_map_update_elem(&pending_sends, &tid, &p, BPF_ANY);
+  WEFT_STAGE(WEFT_STAGE_SEND_DECIDE);
+  if (pending) *pending = p;
+  WEFT_STAGE(WEFT_STAGE_SEND_STORE);
   return 0;
 }
 
@@ -624,7 +649,11 @@ int BPF_PROG(weft_process_fork, struct task_struct *parent, struct task_struct *
   struct weft_pid_state inherited = *state;
   inherited.added_ns = bpf_ktime_get_ns();
   bpf_map_update_elem(&traced_pids, &child_tgid, &inherited, BPF_ANY);
-  traced_slot_add(child_tgid);
+  /* The child may be in whatever maps its parent may be in. */
+  __u64 parent_slot = *traced_slot(parent_tgid);
+  traced_slot_add(child_tgid, slot_held_by(parent_slot, parent_tgid)
+                                  ? parent_slot & WEFT_SLOT_MAY_ALL
+                                  : WEFT_SLOT_MAY_ALL);
   __u8 *proxy = bpf_map_lookup_elem(&event_loop_proxies, &parent_tgid);
   if (proxy) bpf_map_update_elem(&event_loop_proxies, &child_tgid, proxy, BPF_ANY);
   emit_process_event(WEFT_EVENT_PROCESS_FORK, child_tgid, child_pid, parent_tgid, 0);
@@ -636,8 +665,7 @@ int BPF_PROG(weft_process_exit, struct task_struct *task) {
   __u32 tid = BPF_CORE_READ(task, pid);
   __u32 tgid = BPF_CORE_READ(task, tgid);
   if (!bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
-  bpf_map_delete_elem(&thread_contexts, &tid);
-  bpf_map_delete_elem(&pending_sends, &tid);
+  bpf_map_delete_elem(&thread_states, &tid);
   bpf_map_delete_elem(&active_syscalls, &tid);
   bpf_map_delete_elem(&ssl_calls, &tid);
   bpf_map_delete_elem(&goroutine_creations, &tid);

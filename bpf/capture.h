@@ -166,6 +166,19 @@ struct weft_process_event {
  * told apart with one array load instead of a hash lookup. */
 #define WEFT_TRACED_SLOTS 65536
 #define WEFT_TRACED_SLOT_SHARED 0xffffffffffffffffULL
+/* A slot one process holds keeps its tgid in the low 32 bits and, above
+ * them, which per-process maps it may be in: the socket programs skip the
+ * lookups of the others (each costs a cache miss per event). A bit is set
+ * before the process's first entry in that map and never cleared while the
+ * process holds the slot: set means "look", not "is". A shared slot has
+ * every bit set. */
+#define WEFT_SLOT_TGID_MASK 0xffffffffULL
+#define WEFT_SLOT_MAY_SSL (1ULL << 32)       /* has called SSL_read/SSL_write: ssl_calls */
+#define WEFT_SLOT_MAY_GO (1ULL << 33)        /* go_processes */
+#define WEFT_SLOT_MAY_PROXY (1ULL << 34)     /* event_loop_proxies */
+#define WEFT_SLOT_MAY_MULTIPLEX (1ULL << 35) /* multiplexing_processes */
+#define WEFT_SLOT_MAY_PY (1ULL << 36)        /* py_processes */
+#define WEFT_SLOT_MAY_ALL (0x1fULL << 32)
 
 /* Value of the `traced_pids` map (key: tgid). */
 struct weft_pid_state {

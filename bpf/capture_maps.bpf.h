@@ -82,7 +82,7 @@ struct {
 } conns SEC(".maps");
 
 /* A thread's active SERVER context, from reading a request until writing
- * its response (key: tid). */
+ * its response (thread_state.server). */
 struct thread_context {
   struct weft_trace_context ctx;
   __u64 conn_id;
@@ -94,21 +94,6 @@ struct thread_context {
   __u8 _pad[6];
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, struct thread_context);
-} thread_contexts SEC(".maps");
-
-/* Threads seen interleaving requests (key: tid): they give no thread links.
- * LRU, so exited threads age out; a reused tid only loses links. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u32);
-  __type(value, __u8);
-} multiplexing_threads SEC(".maps");
 
 /* Processes whose threads are known to interleave requests from the start
  * (Go: goroutines move between threads), set by userspace (key: tgid). */
@@ -173,9 +158,8 @@ static __always_inline __u32 client_context_slot(__u16 sender_port, __u16 receiv
 }
 
 /* Context decided at tcp_sendmsg_locked (before the bytes leave), handed to
- * the send's data event (key: tid). A thread's entry is kept between sends
- * and rewritten in place (`active` says a send is in flight): an insert and
- * a delete per send cost more than the rest of the send's programs. */
+ * the send's data event (thread_state.pending); `active` says a send is in
+ * flight. */
 struct pending_send {
   __u64 conn_id;
   __u64 start_ns; /* when the send began: before the peer can read a byte */
@@ -186,12 +170,64 @@ struct pending_send {
   __u8 _pad[7];
 };
 
+/* Everything the socket programs keep per thread, in one entry (key: tid):
+ * each separate map cost a cache miss per event. Kept between requests and
+ * rewritten in place (an insert and a delete per request cost more), deleted
+ * when the thread exits. */
+struct thread_state {
+  struct thread_context server;
+  struct pending_send pending;
+  /* Seen interleaving requests (start_server_context_in): no thread links. */
+  __u8 multiplexing;
+  __u8 _pad[7];
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 65536);
   __type(key, __u32);
-  __type(value, struct pending_send);
-} pending_sends SEC(".maps");
+  __type(value, struct thread_state);
+} thread_states SEC(".maps");
+
+/* A zeroed thread_state to insert from: never written (on the stack it
+ * would take a third of the call chain's 512 bytes). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct thread_state);
+} blank_thread_state SEC(".maps");
+
+/* *dst = *src by words: as a struct assignment between two pointers the
+ * byte-aligned struct is copied a byte at a time through a stack slot per
+ * byte (the two may overlap), taking a tenth of the call chain's stack. */
+static __always_inline void copy_context(struct weft_trace_context *dst,
+                                         const struct weft_trace_context *src) {
+  _Static_assert(sizeof(*dst) == 40, "weft_trace_context is five words");
+  __u64 *d = (__u64 *)dst;
+  const __u64 *s = (const __u64 *)src;
+  d[0] = s[0];
+  d[1] = s[1];
+  d[2] = s[2];
+  d[3] = s[3];
+  d[4] = s[4];
+}
+
+/* The thread's entry, or NULL. */
+static __always_inline struct thread_state *thread_state_of(__u32 tid) {
+  return bpf_map_lookup_elem(&thread_states, &tid);
+}
+
+/* The thread's entry, made if it has none; NULL only if the map is full. */
+static __always_inline struct thread_state *thread_state_for(__u32 tid) {
+  struct thread_state *t = bpf_map_lookup_elem(&thread_states, &tid);
+  if (t) return t;
+  __u32 zero = 0;
+  struct thread_state *blank = bpf_map_lookup_elem(&blank_thread_state, &zero);
+  if (!blank) return 0;
+  bpf_map_update_elem(&thread_states, &tid, blank, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&thread_states, &tid);
+}
 
 /* Syscall backend: arguments saved at sys_enter (key: tid). */
 struct syscall_args {
@@ -233,14 +269,14 @@ static __always_inline void stat_add(__u32 index, __u64 n) {
 
 /* The thread's send in flight, or NULL. */
 static __always_inline struct pending_send *active_pending_send(__u32 tid) {
-  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
-  return p && p->active ? p : 0;
+  struct thread_state *t = thread_state_of(tid);
+  return t && t->pending.active ? &t->pending : 0;
 }
 
 /* Ends the thread's send in flight, if any (the entry stays for the next). */
 static __always_inline void end_pending_send(__u32 tid) {
-  struct pending_send *p = bpf_map_lookup_elem(&pending_sends, &tid);
-  if (p) p->active = 0;
+  struct thread_state *t = thread_state_of(tid);
+  if (t) t->pending.active = 0;
 }
 
 /* See WEFT_TRACED_SLOTS in capture.h. Written by the kernel at fork and
@@ -252,25 +288,62 @@ static __always_inline __u64 *traced_slot(__u32 tgid) {
   return &traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)];
 }
 
-/* tgid joined traced_pids: claim its slot, or mark the slot shared. */
-static __always_inline void traced_slot_add(__u32 tgid) {
+/* Does `value` say tgid holds its slot alone? (tgid 0 never does: an
+ * empty slot is 0.) */
+static __always_inline int slot_held_by(__u64 value, __u32 tgid) {
+  return (__u32)value == tgid && tgid != 0;
+}
+
+/* tgid joined traced_pids with the WEFT_SLOT_MAY_* bits `may`: claim its
+ * slot, or mark the slot shared. */
+static __always_inline void traced_slot_add(__u32 tgid, __u64 may) {
   __u64 *slot = traced_slot(tgid);
-  __u64 was = __sync_val_compare_and_swap(slot, 0, (__u64)tgid);
-  if (was != 0 && was != tgid) __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
+  __u64 was = __sync_val_compare_and_swap(slot, 0, (__u64)tgid | may);
+  if (was != 0 && !slot_held_by(was, tgid))
+    __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
 }
 
 /* tgid is leaving traced_pids: free its slot if it holds it alone (a shared
- * slot stays shared). */
+ * slot stays shared). Retried: a bit may be set in between. */
 static __always_inline void traced_slot_remove(__u32 tgid) {
-  __sync_val_compare_and_swap(traced_slot(tgid), (__u64)tgid, 0);
+  __u64 *slot = traced_slot(tgid);
+  __u64 seen = *slot;
+  for (int i = 0; i < 4 && slot_held_by(seen, tgid); i++) {
+    __u64 was = __sync_val_compare_and_swap(slot, seen, 0);
+    if (was == seen) return;
+    seen = was;
+  }
+}
+
+/* tgid (traced) may now be in the map behind bit `may`. Before the entry is
+ * made, so no reader skips a lookup that would find it. A slot that keeps
+ * changing under the compare-and-swap becomes shared (all bits set). */
+static __always_inline void traced_slot_mark(__u32 tgid, __u64 may) {
+  __u64 *slot = traced_slot(tgid);
+  __u64 seen = *slot;
+  for (int i = 0; i < 4; i++) {
+    if (!slot_held_by(seen, tgid) || (seen & may)) return;
+    __u64 was = __sync_val_compare_and_swap(slot, seen, seen | may);
+    if (was == seen) return;
+    seen = was;
+  }
+  __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
+}
+
+/* May traced process tgid be in the map behind bit `may`? Yes unless it
+ * holds its slot alone without that bit. */
+static __always_inline int process_may(__u32 tgid, __u64 may) {
+  __u64 value = *traced_slot(tgid);
+  return !slot_held_by(value, tgid) || (value & may);
 }
 
 static __always_inline int is_traced(__u32 tgid) {
   if (tgid == agent_tgid) return 0;
   __u64 slot = *traced_slot(tgid);
-  if (slot == tgid) return 1;
+  if (slot_held_by(slot, tgid)) return 1;
   if (slot != WEFT_TRACED_SLOT_SHARED) return 0;
   return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
 }
+
 
 #endif /* WEFT_BPF_CAPTURE_MAPS_BPF_H */

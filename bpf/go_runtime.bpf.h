@@ -103,13 +103,14 @@ struct {
 } goroutine_creations SEC(".maps");
 
 static __always_inline int is_go_process(__u32 tgid) {
-  return bpf_map_lookup_elem(&go_processes, &tgid) != 0;
+  return process_may(tgid, WEFT_SLOT_MAY_GO) && bpf_map_lookup_elem(&go_processes, &tgid) != 0;
 }
 
 /* The g running on the current thread of a Go process, or 0 (not Go, or the
  * TLS slot cannot be read). Valid in syscalls and tracepoints of the task
  * too: Go sets FS once per thread (arch_prctl), so thread.fsbase is current. */
 static __always_inline __u64 current_goroutine(__u32 tgid) {
+  if (!process_may(tgid, WEFT_SLOT_MAY_GO)) return 0;
   struct weft_go_process *go = bpf_map_lookup_elem(&go_processes, &tgid);
   if (!go) return 0;
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -154,7 +155,7 @@ static __always_inline int go_client_parent(__u32 tgid, struct weft_trace_contex
   struct go_key key = {.tgid = tgid, .addr = g};
   struct weft_trace_context *handed = bpf_map_lookup_elem(&goroutine_sends, &key);
   if (handed) {
-    *parent = *handed;
+    copy_context(parent, handed);
     bpf_map_delete_elem(&goroutine_sends, &key);
     return 1;
   }

@@ -48,7 +48,7 @@ static __noinline __u64 py_thread_context(const struct weft_py_process *py, __u3
 __u32 py_processes_present = 0;
 
 static __always_inline __u64 py_current_context(__u32 tgid, __u32 tid) {
-  if (!py_processes_present) return 0;
+  if (!py_processes_present || !process_may(tgid, WEFT_SLOT_MAY_PY)) return 0;
   const struct weft_py_process *py = bpf_map_lookup_elem(&py_processes, &tgid);
   return py ? py_thread_context(py, tid) : 0;
 }

@@ -161,6 +161,9 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
   __u32 tid = (__u32)pid_tgid;
+  /* Every call, not only a thread's first: the process may have been traced
+   * again since (a new slot has no bits). Costs a load once set. */
+  traced_slot_mark(pid_tgid >> 32, WEFT_SLOT_MAY_SSL);
   struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
   if (!c) {
     /* The thread's first call: its entry stays for the next ones. */

@@ -83,6 +83,7 @@ struct {
  * bytes are TLS records, not to be reported. */
 static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64 conn_id, __u32 seq,
                                          __u8 direction) {
+  if (!process_may(bpf_get_current_pid_tgid() >> 32, WEFT_SLOT_MAY_SSL)) return 0;
   struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
   if (!c || !c->active) return 0;
   if (c->conn_id == 0) {

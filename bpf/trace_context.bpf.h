@@ -213,8 +213,8 @@ static __always_inline void make_peer_key(struct peer_key *k, const struct weft_
  * once its response is written, marked inactive: rewriting it in place for
  * the next request costs less than an insert and a delete per request. */
 static __always_inline struct thread_context *active_thread_context(__u32 tid) {
-  struct thread_context *t = bpf_map_lookup_elem(&thread_contexts, &tid);
-  return t && t->active ? t : 0;
+  struct thread_state *t = thread_state_of(tid);
+  return t && t->server.active ? &t->server : 0;
 }
 
 /* The thread wrote the response: its SERVER context ends. */
@@ -225,14 +225,14 @@ static __always_inline void end_thread_context(struct thread_context *t) {
 
 /* A thread read the start of a request: decide the SERVER context and make
  * it the thread's active one. `d` holds `len` captured request bytes;
- * `previous` is the thread's thread_contexts entry, active or not (NULL: it
- * has none yet), which the caller looked up; `traceparent` the offset of a
+ * `thread` is the thread's entry (thread_state_for: NULL only when the map
+ * is full), which the caller looked up; `traceparent` the offset of a
  * traceparent value when the caller's head scan found it (-1: none), or
  * below -1 to look for it here. */
 static __always_inline void start_server_context_in(struct weft_trace_context *ctx, __u32 tid,
                                                     __u64 conn_id, const __u8 *d, __u32 len,
                                                     const struct weft_tuple *t, __u32 seq,
-                                                    struct thread_context *previous,
+                                                    struct thread_state *thread,
                                                     int traceparent) {
   __builtin_memset(ctx, 0, sizeof(*ctx));
   int pos = traceparent >= -1 ? traceparent : find_traceparent(d, len);
@@ -271,22 +271,15 @@ static __always_inline void start_server_context_in(struct weft_trace_context *c
    * connection is still unanswered interleaves requests (an event loop, a
    * goroutine scheduler thread): its sends cannot be tied to one request, so
    * it gives no thread links from now on. A missing link beats a wrong one. */
-  if (previous && previous->active && previous->conn_id != conn_id) {
-    __u8 yes = 1;
-    bpf_map_update_elem(&multiplexing_threads, &tid, &yes, BPF_ANY);
+  if (thread) {
+    struct thread_context *previous = &thread->server;
+    if (previous->active && previous->conn_id != conn_id) thread->multiplexing = 1;
+    copy_context(&previous->ctx, ctx);
+    previous->ctx.starts_span = 0;
+    previous->conn_id = conn_id;
+    previous->proxy_armed = 1;
+    previous->active = 1;
   }
-
-  struct thread_context active = {};
-  active.ctx = *ctx;
-  active.ctx.starts_span = 0;
-  active.conn_id = conn_id;
-  active.proxy_armed = 1;
-  active.active = 1;
-  /* The thread's entry outlives its requests: rewrite it in place. */
-  if (previous)
-    *previous = active;
-  else
-    bpf_map_update_elem(&thread_contexts, &tid, &active, BPF_ANY);
   /* Go: the context also follows the goroutine that read the request. */
   go_start_server_context(bpf_get_current_pid_tgid() >> 32, conn_id, ctx);
 }
@@ -294,8 +287,7 @@ static __always_inline void start_server_context_in(struct weft_trace_context *c
 static __always_inline void start_server_context(struct weft_trace_context *ctx, __u32 tid,
                                                  __u64 conn_id, const __u8 *d, __u32 len,
                                                  const struct weft_tuple *t, __u32 seq) {
-  struct thread_context *previous = bpf_map_lookup_elem(&thread_contexts, &tid);
-  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, previous, -2);
+  start_server_context_in(ctx, tid, conn_id, d, len, t, seq, thread_state_for(tid), -2);
 }
 
 /* ---- event-loop proxies (nginx) -------------------------------------------
@@ -312,7 +304,8 @@ static __always_inline void start_server_context(struct weft_trace_context *ctx,
  * processes userspace marks as event-loop proxies. */
 
 static __always_inline int is_event_loop_proxy(__u32 tgid) {
-  return bpf_map_lookup_elem(&event_loop_proxies, &tgid) != 0;
+  return process_may(tgid, WEFT_SLOT_MAY_PROXY) &&
+         bpf_map_lookup_elem(&event_loop_proxies, &tgid) != 0;
 }
 
 /* The request the worker is handling, consumed: one forward per request. */
@@ -344,7 +337,7 @@ static __always_inline int proxy_turn_parent(__u32 tid, __u64 conn_id,
                                              struct weft_trace_context *server) {
   struct weft_trace_context *opened_for = bpf_map_lookup_elem(&proxy_connections, &conn_id);
   if (opened_for) {
-    *server = *opened_for;
+    copy_context(server, opened_for);
     bpf_map_delete_elem(&proxy_connections, &conn_id);
     /* The worker may have opened it within this very turn. */
     struct thread_context *active = active_thread_context(tid);
@@ -376,9 +369,11 @@ static __always_inline void decide_client_context(struct weft_trace_context *ctx
     /* Go: the goroutine, not the thread, says which request this is for. */
     child_of(ctx, &parent, WEFT_LINK_GOROUTINE);
   } else {
-    struct thread_context *active = active_thread_context(tid);
-    int multiplexing = bpf_map_lookup_elem(&multiplexing_threads, &tid) != 0 ||
-                       bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0;
+    struct thread_state *thread = thread_state_of(tid);
+    struct thread_context *active = thread && thread->server.active ? &thread->server : 0;
+    int multiplexing = (thread && thread->multiplexing) ||
+                       (process_may(tgid, WEFT_SLOT_MAY_MULTIPLEX) &&
+                        bpf_map_lookup_elem(&multiplexing_processes, &tgid) != 0);
     if (active && !multiplexing)
       child_of(ctx, &active->ctx, WEFT_LINK_THREAD);
     else

@@ -18,6 +18,9 @@ set(WEFT_VMLINUX_BTF "/sys/kernel/btf/vmlinux" CACHE FILEPATH
 set(WEFT_VMLINUX_H "" CACHE FILEPATH
     "A ready vmlinux.h to use instead of generating one")
 
+option(WEFT_BPF_STAGE_PROFILE
+  "Time the stages of a traced socket event in the BPF programs (bench/capture/stage_profile.py)" OFF)
+
 set(WEFT_BPF_GEN_DIR ${CMAKE_BINARY_DIR}/bpf-gen)
 file(MAKE_DIRECTORY ${WEFT_BPF_GEN_DIR})
 
@@ -56,9 +59,13 @@ function(weft_bpf_object name source)
   get_filename_component(src_abs ${source} ABSOLUTE)
   get_filename_component(src_dir ${src_abs} DIRECTORY)
   file(GLOB bpf_headers CONFIGURE_DEPENDS ${src_dir}/*.h)
+  set(profile_define "")
+  if(WEFT_BPF_STAGE_PROFILE)
+    set(profile_define -DWEFT_BPF_STAGE_PROFILE)
+  endif()
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${WEFT_BPF_ARCH}
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${WEFT_BPF_ARCH} ${profile_define}
             -Wall -Werror -Wno-unused-function -Wno-gnu-variable-sized-type-not-at-end
             -I${WEFT_BPF_GEN_DIR} -I${src_dir} -I${CMAKE_SOURCE_DIR}
             -c ${src_abs} -o ${obj}

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bpf/capture.h"
+#include "bpf/py_async.h"
 #include "capture.skel.h"
 #include "spdlog/spdlog.h"
 
@@ -154,15 +155,42 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
   }
   // The kernel's fast filter in front of the map (WEFT_TRACED_SLOTS): the
   // same compare-and-swap as its fork handler, on the mapped .bss.
-  uint64_t* slot = reinterpret_cast<uint64_t*>(
-      &skel_->bss->traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)]);
+  uint64_t* slot = TracedSlot(tgid);
   uint64_t expected = 0;
   if (!__atomic_compare_exchange_n(slot, &expected, uint64_t{tgid}, false, __ATOMIC_SEQ_CST,
                                    __ATOMIC_SEQ_CST) &&
-      expected != tgid) {
+      (expected & WEFT_SLOT_TGID_MASK) != tgid) {
     __atomic_store_n(slot, WEFT_TRACED_SLOT_SHARED, __ATOMIC_SEQ_CST);
   }
+  // Traced before and still known as Go or CPython: the new slot says so.
+  weft_go_process go{};
+  if (bpf_map__lookup_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &go, sizeof(go), 0) ==
+      0) {
+    MarkSlot(tgid, WEFT_SLOT_MAY_GO);
+  }
+  weft_py_process py{};
+  if (bpf_map__lookup_elem(skel_->maps.py_processes, &tgid, sizeof(tgid), &py, sizeof(py), 0) ==
+      0) {
+    MarkSlot(tgid, WEFT_SLOT_MAY_PY);
+  }
   return absl::OkStatus();
+}
+
+uint64_t* CaptureProbes::TracedSlot(uint32_t tgid) const {
+  return reinterpret_cast<uint64_t*>(&skel_->bss->traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)]);
+}
+
+void CaptureProbes::MarkSlot(uint32_t tgid, uint64_t may) {
+  // The kernel's traced_slot_mark: only a slot the process holds alone
+  // carries bits (a shared one has them all).
+  uint64_t* slot = TracedSlot(tgid);
+  uint64_t seen = __atomic_load_n(slot, __ATOMIC_SEQ_CST);
+  while ((seen & WEFT_SLOT_TGID_MASK) == tgid && tgid != 0 && !(seen & may)) {
+    if (__atomic_compare_exchange_n(slot, &seen, seen | may, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      return;
+    }
+  }
 }
 
 std::vector<uint32_t> CaptureProbes::TracedProcesses() const {
@@ -180,6 +208,7 @@ std::vector<uint32_t> CaptureProbes::TracedProcesses() const {
 }
 
 absl::Status CaptureProbes::MarkMultiplexing(uint32_t tgid) {
+  MarkSlot(tgid, WEFT_SLOT_MAY_MULTIPLEX);
   uint8_t yes = 1;
   if (bpf_map__update_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), &yes,
                            sizeof(yes), BPF_ANY) != 0) {
@@ -190,6 +219,7 @@ absl::Status CaptureProbes::MarkMultiplexing(uint32_t tgid) {
 }
 
 absl::Status CaptureProbes::MarkEventLoopProxy(uint32_t tgid) {
+  MarkSlot(tgid, WEFT_SLOT_MAY_PROXY);
   uint8_t yes = 1;
   if (bpf_map__update_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), &yes, sizeof(yes),
                            BPF_ANY) != 0) {
@@ -200,10 +230,12 @@ absl::Status CaptureProbes::MarkEventLoopProxy(uint32_t tgid) {
 }
 
 void CaptureProbes::UntraceProcess(uint32_t tgid) {
-  uint64_t expected = tgid;
-  __atomic_compare_exchange_n(
-      reinterpret_cast<uint64_t*>(&skel_->bss->traced_slots[tgid & (WEFT_TRACED_SLOTS - 1)]),
-      &expected, uint64_t{0}, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  uint64_t* slot = TracedSlot(tgid);
+  uint64_t seen = __atomic_load_n(slot, __ATOMIC_SEQ_CST);
+  while ((seen & WEFT_SLOT_TGID_MASK) == tgid && tgid != 0 &&
+         !__atomic_compare_exchange_n(slot, &seen, uint64_t{0}, false, __ATOMIC_SEQ_CST,
+                                      __ATOMIC_SEQ_CST)) {
+  }
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), 0);

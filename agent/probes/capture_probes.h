@@ -80,6 +80,9 @@ class CaptureProbes {
   absl::Status MarkEventLoopProxy(uint32_t tgid);
   // Stops tracing a process.
   void UntraceProcess(uint32_t tgid);
+  // Says the traced process may now be in the per-process map behind a
+  // WEFT_SLOT_MAY_* bit (capture.h); call before adding its entry there.
+  void MarkSlot(uint32_t tgid, uint64_t may);
   // Waits up to timeout_ms for records and hands them to the handler.
   // Returns the number handled.
   absl::StatusOr<int> Poll(int timeout_ms);
@@ -93,6 +96,7 @@ class CaptureProbes {
   const PropagationAttachment* propagation() const { return propagation_.get(); }
 
  private:
+  uint64_t* TracedSlot(uint32_t tgid) const;
   CaptureProbes(Handler handler) : handler_(std::move(handler)) {}
   static int OnRecord(void* ctx, void* data, size_t size);
 

@@ -55,6 +55,7 @@ absl::StatusOr<elf::GoProbeSites> GoProbes::AttachFile(const std::string& path) 
 absl::Status GoProbes::EnableProcess(uint32_t pid, const elf::GoProbeSites& sites) {
   weft_go_process value{};
   value.g_tls_offset = sites.g_tls_offset;
+  capture_.MarkSlot(pid, WEFT_SLOT_MAY_GO);
   if (bpf_map__update_elem(capture_.skeleton()->maps.go_processes, &pid, sizeof(pid), &value,
                            sizeof(value), BPF_ANY) != 0) {
     return absl::ResourceExhaustedError(

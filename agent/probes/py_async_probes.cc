@@ -88,6 +88,7 @@ absl::Status PyAsyncProbes::Enable(uint32_t pid, const Interpreter& interpreter,
   value.tstate_next = offsets->tstate_next;
   value.tstate_native_tid = offsets->tstate_native_tid;
   value.tstate_context = offsets->tstate_context;
+  capture_.MarkSlot(pid, WEFT_SLOT_MAY_PY);
   if (bpf_map__update_elem(capture_.skeleton()->maps.py_processes, &pid, sizeof(pid), &value,
                            sizeof(value), BPF_ANY) != 0) {
     return absl::ResourceExhaustedError(
