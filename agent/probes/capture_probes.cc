@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/probes/traced_slots.h"
 #include "bpf/capture.h"
 #include "bpf/py_async.h"
 #include "capture.skel.h"
@@ -155,13 +156,7 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
   }
   // The kernel's fast filter in front of the map (WEFT_TRACED_SLOTS): the
   // same compare-and-swap as its fork handler, on the mapped .bss.
-  uint64_t* slot = TracedSlot(tgid);
-  uint64_t expected = 0;
-  if (!__atomic_compare_exchange_n(slot, &expected, uint64_t{tgid}, false, __ATOMIC_SEQ_CST,
-                                   __ATOMIC_SEQ_CST) &&
-      (expected & WEFT_SLOT_TGID_MASK) != tgid) {
-    __atomic_store_n(slot, WEFT_TRACED_SLOT_SHARED, __ATOMIC_SEQ_CST);
-  }
+  ClaimTracedSlot(TracedSlot(tgid), tgid);
   // Traced before and still known as Go or CPython: the new slot says so.
   weft_go_process go{};
   if (bpf_map__lookup_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &go, sizeof(go), 0) ==
@@ -181,16 +176,7 @@ uint64_t* CaptureProbes::TracedSlot(uint32_t tgid) const {
 }
 
 void CaptureProbes::MarkSlot(uint32_t tgid, uint64_t may) {
-  // The kernel's traced_slot_mark: only a slot the process holds alone
-  // carries bits (a shared one has them all).
-  uint64_t* slot = TracedSlot(tgid);
-  uint64_t seen = __atomic_load_n(slot, __ATOMIC_SEQ_CST);
-  while ((seen & WEFT_SLOT_TGID_MASK) == tgid && tgid != 0 && !(seen & may)) {
-    if (__atomic_compare_exchange_n(slot, &seen, seen | may, false, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST)) {
-      return;
-    }
-  }
+  MarkTracedSlot(TracedSlot(tgid), tgid, may);
 }
 
 std::vector<uint32_t> CaptureProbes::TracedProcesses() const {
@@ -230,12 +216,7 @@ absl::Status CaptureProbes::MarkEventLoopProxy(uint32_t tgid) {
 }
 
 void CaptureProbes::UntraceProcess(uint32_t tgid) {
-  uint64_t* slot = TracedSlot(tgid);
-  uint64_t seen = __atomic_load_n(slot, __ATOMIC_SEQ_CST);
-  while ((seen & WEFT_SLOT_TGID_MASK) == tgid && tgid != 0 &&
-         !__atomic_compare_exchange_n(slot, &seen, uint64_t{0}, false, __ATOMIC_SEQ_CST,
-                                      __ATOMIC_SEQ_CST)) {
-  }
+  ReleaseTracedSlot(TracedSlot(tgid), tgid);
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), 0);
