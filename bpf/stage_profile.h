@@ -2,7 +2,9 @@
 /*
  * Stages of a traced socket event, for the opt-in stage profiler
  * (cmake -DWEFT_BPF_STAGE_PROFILE=ON; bench/capture/stage_profile.py reads
- * the names below). Each stage is the time since the previous mark.
+ * the names below). Each stage is the time since the previous mark. The
+ * marks follow the socket tracepoint backend (the default); on the syscall
+ * backend the stages inside emit_data have no start mark of their own.
  */
 #ifndef WEFT_BPF_STAGE_PROFILE_H
 #define WEFT_BPF_STAGE_PROFILE_H
