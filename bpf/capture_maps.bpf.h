@@ -94,7 +94,6 @@ struct thread_context {
   __u8 _pad[6];
 };
 
-
 /* Processes whose threads are known to interleave requests from the start
  * (Go: goroutines move between threads), set by userspace (key: tgid). */
 struct {
@@ -304,15 +303,18 @@ static __always_inline void traced_slot_add(__u32 tgid, __u64 may) {
 }
 
 /* tgid is leaving traced_pids: free its slot if it holds it alone (a shared
- * slot stays shared). Retried: a bit may be set in between. */
+ * slot stays shared). Retried: a bit may be set in between; a slot that
+ * keeps changing becomes shared rather than name a tgid that is gone. */
 static __always_inline void traced_slot_remove(__u32 tgid) {
   __u64 *slot = traced_slot(tgid);
   __u64 seen = *slot;
-  for (int i = 0; i < 4 && slot_held_by(seen, tgid); i++) {
+  for (int i = 0; i < 4; i++) {
+    if (!slot_held_by(seen, tgid)) return;
     __u64 was = __sync_val_compare_and_swap(slot, seen, 0);
     if (was == seen) return;
     seen = was;
   }
+  __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
 }
 
 /* tgid (traced) may now be in the map behind bit `may`. Before the entry is

@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "agent/probes/traced_slots.h"
 #include "bpf/capture.h"
-#include "bpf/py_async.h"
 #include "capture.skel.h"
 #include "spdlog/spdlog.h"
 
@@ -157,17 +156,6 @@ absl::Status CaptureProbes::TraceProcess(uint32_t tgid) {
   // The kernel's fast filter in front of the map (WEFT_TRACED_SLOTS): the
   // same compare-and-swap as its fork handler, on the mapped .bss.
   ClaimTracedSlot(TracedSlot(tgid), tgid);
-  // Traced before and still known as Go or CPython: the new slot says so.
-  weft_go_process go{};
-  if (bpf_map__lookup_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &go, sizeof(go), 0) ==
-      0) {
-    MarkSlot(tgid, WEFT_SLOT_MAY_GO);
-  }
-  weft_py_process py{};
-  if (bpf_map__lookup_elem(skel_->maps.py_processes, &tgid, sizeof(tgid), &py, sizeof(py), 0) ==
-      0) {
-    MarkSlot(tgid, WEFT_SLOT_MAY_PY);
-  }
   return absl::OkStatus();
 }
 
@@ -220,6 +208,11 @@ void CaptureProbes::UntraceProcess(uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.traced_pids, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.multiplexing_processes, &tgid, sizeof(tgid), 0);
   bpf_map__delete_elem(skel_->maps.event_loop_proxies, &tgid, sizeof(tgid), 0);
+  // Every per-process map behind a slot bit goes with the slot: traced
+  // again, the process starts without bits, and the Go and CPython scans
+  // add (and mark) it again as they would after an exec.
+  bpf_map__delete_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), 0);
+  bpf_map__delete_elem(skel_->maps.py_processes, &tgid, sizeof(tgid), 0);
 }
 
 absl::StatusOr<int> CaptureProbes::Poll(int timeout_ms) {

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 
@@ -96,9 +95,9 @@ def main():
         if not per_pass:
             continue
         name, what = names[stage]
-        print("| %s | %s | %.0f | %.2f | %.0f |" % (name, what, statistics.median(per_pass),
-                                                   statistics.median(passes),
-                                                   statistics.median(per_request)))
+        print("| %s | %s | %.0f | %.2f | %.0f |" % (name, what, harness.median(per_pass),
+                                                   harness.median(passes),
+                                                   harness.median(per_request)))
 
 
 if __name__ == "__main__":
