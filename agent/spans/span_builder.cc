@@ -1,6 +1,6 @@
 #include "agent/spans/span_builder.h"
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -127,7 +127,7 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   // 18 attributes (1008 bytes) stay within glibc's per-thread cache of small
   // blocks (tcache, up to 1032 bytes); only rare spans need all 19.
   attrs.reserve(18);
-  std::string_view method = http_method_str(static_cast<http_method>(request.method));
+  std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(request.method));
   bool known_method = IsWellKnownMethod(method);
   Add(attrs, "http.request.method", known_method ? method : std::string_view("_OTHER"));
   if (!known_method) Add(attrs, "http.request.method_original", method);

@@ -1,7 +1,6 @@
 #include "agent/protocols/http1/direction_parser.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
 
 namespace weft::http1 {
@@ -16,7 +15,7 @@ bool OpensAnotherProtocol(std::string_view data) {
   return tls || data.substr(0, 16) == "PRI * HTTP/2.0\r\n";
 }
 
-void CountParseError(http_errno error, Http1Stats* stats) {
+void CountParseError(llhttp_errno_t error, Http1Stats* stats) {
   ++stats->parse_errors;
   switch (error) {
     case HPE_INVALID_METHOD:
@@ -26,17 +25,14 @@ void CountParseError(http_errno error, Http1Stats* stats) {
     case HPE_INVALID_STATUS:
     case HPE_INVALID_CONSTANT:
     case HPE_INVALID_URL:
-    case HPE_INVALID_HOST:
-    case HPE_INVALID_PORT:
-    case HPE_INVALID_PATH:
-    case HPE_INVALID_QUERY_STRING:
-    case HPE_INVALID_FRAGMENT:
       ++stats->parse_error_start_line;
       break;
     case HPE_INVALID_HEADER_TOKEN:
     case HPE_INVALID_CONTENT_LENGTH:
     case HPE_UNEXPECTED_CONTENT_LENGTH:
     case HPE_INVALID_TRANSFER_ENCODING:
+    case HPE_UNEXPECTED_SPACE:
+    case HPE_CR_EXPECTED:
     case HPE_LF_EXPECTED:
       ++stats->parse_error_header;
       break;
@@ -55,10 +51,10 @@ DirectionParser::DirectionParser(const ParserOptions* options, Http1Stats* stats
                                  DirectionListener* listener)
     : options_(options), stats_(stats), ids_(ids), listener_(listener) {}
 
-const http_parser_settings& DirectionParser::Settings() {
-  static const http_parser_settings settings = [] {
-    http_parser_settings s;
-    http_parser_settings_init(&s);
+const llhttp_settings_t& DirectionParser::Settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
     s.on_message_begin = &DirectionParser::CbMessageBegin;
     s.on_url = &DirectionParser::CbUrl;
     s.on_status = &DirectionParser::CbStatus;
@@ -203,7 +199,14 @@ size_t DirectionParser::Resync(std::string_view data, const SegmentMeta& meta) {
 }
 
 void DirectionParser::ResetParser(StreamKind kind) {
-  http_parser_init(&parser_, kind == StreamKind::kRequests ? HTTP_REQUEST : HTTP_RESPONSE);
+  llhttp_init(&parser_, kind == StreamKind::kRequests ? HTTP_REQUEST : HTTP_RESPONSE, &Settings());
+  // An observer follows whatever the peers accept, as libhttp-parser did:
+  // - after a message that should have closed the connection (HTTP/1.0,
+  //   "Connection: close"), llhttp would otherwise drop every later byte;
+  // - header lines ended by a bare LF, and control bytes in header values,
+  //   would otherwise be parse errors.
+  llhttp_set_lenient_keep_alive(&parser_, 1);
+  llhttp_set_lenient_headers(&parser_, 1);
   parser_.data = this;
   state_ = State::kParsing;
   in_message_ = false;
@@ -229,39 +232,34 @@ void DirectionParser::Execute(std::string_view& data, const SegmentMeta& meta,
                               bool at_event_start) {
   meta_ = &meta;
   zero_offset_candidate_ = at_event_start && !in_message_ && data[0] != '\r' && data[0] != '\n';
-  size_t parsed = http_parser_execute(&parser_, &Settings(), data.data(), data.size());
+  llhttp_errno_t error = llhttp_execute(&parser_, data.data(), data.size());
   meta_ = nullptr;
   zero_offset_candidate_ = false;
-  auto error = HTTP_PARSER_ERRNO(&parser_);
-  if (state_ == State::kStopped) {
+  if (state_ == State::kStopped || error == HPE_OK) {
     data = {};
     return;
   }
-  if (error == HPE_OK) {
-    if (parser_.upgrade) {
-      // libhttp-parser stops after a message that switches protocols. A
-      // request waits for the verdict of its response; a response that
-      // switched has already stopped the connection.
-      data.remove_prefix(std::min(parsed, data.size()));
-      if (kind_ == StreamKind::kRequests) {
-        state_ = State::kAwaitingUpgrade;
-        awaiting_dropped_bytes_ = !data.empty();
-      } else {
-        Stop();
-      }
-      data = {};
-      return;
+  // Where llhttp stopped: the byte it failed on, or the first byte after a
+  // message that switched protocols.
+  const char* stop = llhttp_get_error_pos(&parser_);
+  size_t parsed = stop != nullptr && stop >= data.data() && stop <= data.data() + data.size()
+                      ? static_cast<size_t>(stop - data.data())
+                      : data.size();
+  if (error == HPE_PAUSED_UPGRADE) {
+    // llhttp pauses after a message that switches protocols. A request
+    // waits for the verdict of its response; a response that switched has
+    // already stopped the connection.
+    data.remove_prefix(parsed);
+    if (kind_ == StreamKind::kRequests) {
+      state_ = State::kAwaitingUpgrade;
+      awaiting_dropped_bytes_ = !data.empty();
+    } else {
+      Stop();
     }
     data = {};
     return;
   }
-  if (error == HPE_CLOSED_CONNECTION) {
-    // More bytes after a "Connection: close" message: parse them afresh.
-    ResetParser(kind_);
-    data.remove_prefix(std::min(parsed, data.size()));
-    return;
-  }
-  if (head_overflow_ || error == HPE_HEADER_OVERFLOW) {
+  if (head_overflow_) {
     ++stats_->buffer_overflows;
   } else if (bad_status_) {
     ++stats_->parse_errors;
@@ -312,12 +310,13 @@ void DirectionParser::AbandonMessage(bool malformed) {
 bool DirectionParser::BodySkippable(uint64_t length) const {
   if (!in_message_ || !headers_complete_) return false;
   if (parser_.flags & F_CHUNKED) return in_chunk_data_ && parser_.content_length >= length;
-  return parser_.content_length == ULLONG_MAX || parser_.content_length >= length;
+  // Without Content-Length the body runs to the end of the stream.
+  return !(parser_.flags & F_CONTENT_LENGTH) || parser_.content_length >= length;
 }
 
 void DirectionParser::FeedZeros(uint64_t length, const SegmentMeta& meta) {
   // Body bytes are never inspected, only counted: stand-in bytes keep
-  // libhttp-parser's framing state exact across the hole.
+  // llhttp's framing state exact across the hole.
   static const std::array<char, 64 * 1024> kZeros{};
   SegmentMeta inner = meta;
   inner.at_event_start = false;
@@ -354,7 +353,7 @@ void DirectionParser::Gap(uint64_t length, const SegmentMeta& meta) {
       FeedZeros(length, meta);
       return;
     }
-    if (!(parser_.flags & F_CHUNKED) && parser_.content_length != ULLONG_MAX) {
+    if (!(parser_.flags & F_CHUNKED) && (parser_.flags & F_CONTENT_LENGTH)) {
       // The hole covers the rest of this body and then some: finish the body,
       // the remainder is lost at a message boundary.
       uint64_t rest = parser_.content_length;
@@ -373,7 +372,7 @@ void DirectionParser::Finish(bool eof) {
   if (state_ == State::kParsing && in_message_ && eof) {
     SegmentMeta meta{last_data_ns_, last_tid_, nullptr, false, last_async_task_};
     meta_ = &meta;
-    http_parser_execute(&parser_, &Settings(), nullptr, 0);  // end of stream
+    llhttp_finish(&parser_);  // end of stream: completes a body delimited by the close
     meta_ = nullptr;
   }
   if (state_ == State::kParsing && in_message_) AbandonMessage(/*malformed=*/false);

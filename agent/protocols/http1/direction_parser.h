@@ -1,9 +1,9 @@
 // One direction of one connection: bytes in stream order (with holes) in,
-// complete HTTP/1.x messages out. Wraps libhttp-parser, which is streaming, so
+// complete HTTP/1.x messages out. Wraps llhttp, which is streaming, so
 // no byte is copied except the few header values spans need.
 #pragma once
 
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <array>
 #include <cstdint>
@@ -45,7 +45,7 @@ class DirectionListener {
   // A stream of unknown kind found its first message: it carries `kind`.
   virtual void OnKindDiscovered(class DirectionParser& parser, StreamKind kind) = 0;
   virtual void OnRequest(HttpRequest& request) = 0;
-  // Returns the http_parser on_headers_complete verdict: 0 parse the body,
+  // Returns the llhttp on_headers_complete verdict: 0 parse the body,
   // 1 no body (answer to HEAD), 2 no body and the connection switches protocols.
   virtual int OnResponseHead(const HttpResponse& response) = 0;
   virtual void OnResponse(HttpResponse& response) = 0;
@@ -106,24 +106,23 @@ class DirectionParser {
   void EnterResync(bool next_byte_may_start);
   void ResetParser(StreamKind kind);
   void Execute(std::string_view& data, const SegmentMeta& meta, bool at_event_start);
-  void HandleParseError(http_errno error);
   void AbandonMessage(bool malformed);
   bool BodySkippable(uint64_t length) const;
   void FeedZeros(uint64_t length, const SegmentMeta& meta);
   bool AddHeadBytes(size_t n);
   Capture ClassifyField() const;
 
-  static int CbMessageBegin(http_parser* p);
-  static int CbUrl(http_parser* p, const char* at, size_t length);
-  static int CbStatus(http_parser* p, const char* at, size_t length);
-  static int CbHeaderField(http_parser* p, const char* at, size_t length);
-  static int CbHeaderValue(http_parser* p, const char* at, size_t length);
-  static int CbHeadersComplete(http_parser* p);
-  static int CbBody(http_parser* p, const char* at, size_t length);
-  static int CbMessageComplete(http_parser* p);
-  static int CbChunkHeader(http_parser* p);
-  static int CbChunkComplete(http_parser* p);
-  static const http_parser_settings& Settings();
+  static int CbMessageBegin(llhttp_t* p);
+  static int CbUrl(llhttp_t* p, const char* at, size_t length);
+  static int CbStatus(llhttp_t* p, const char* at, size_t length);
+  static int CbHeaderField(llhttp_t* p, const char* at, size_t length);
+  static int CbHeaderValue(llhttp_t* p, const char* at, size_t length);
+  static int CbHeadersComplete(llhttp_t* p);
+  static int CbBody(llhttp_t* p, const char* at, size_t length);
+  static int CbMessageComplete(llhttp_t* p);
+  static int CbChunkHeader(llhttp_t* p);
+  static int CbChunkComplete(llhttp_t* p);
+  static const llhttp_settings_t& Settings();
 
   const ParserOptions* options_;
   Http1Stats* stats_;
@@ -132,7 +131,7 @@ class DirectionParser {
 
   State state_ = State::kResync;
   StreamKind kind_ = StreamKind::kUnknown;
-  http_parser parser_{};
+  llhttp_t parser_{};
   const SegmentMeta* meta_ = nullptr;  // the segment being executed (callbacks read it)
   uint64_t last_data_ns_ = 0;
   uint32_t last_tid_ = 0;

@@ -1,4 +1,4 @@
-// libhttp-parser callbacks: message boundaries, the few header values spans
+// llhttp callbacks: message boundaries, the few header values spans
 // need (copied with caps), body sizes, chunk framing for gap skipping.
 #include <algorithm>
 #include <cstring>
@@ -8,7 +8,7 @@
 namespace weft::http1 {
 namespace {
 
-DirectionParser* Self(http_parser* p) { return static_cast<DirectionParser*>(p->data); }
+DirectionParser* Self(llhttp_t* p) { return static_cast<DirectionParser*>(p->data); }
 
 void AppendCapped(std::string& out, const char* at, size_t length, size_t cap,
                   bool* truncated = nullptr) {
@@ -72,7 +72,7 @@ DirectionParser::Capture DirectionParser::ClassifyField() const {
   }
 }
 
-int DirectionParser::CbMessageBegin(http_parser* p) {
+int DirectionParser::CbMessageBegin(llhttp_t* p) {
   DirectionParser* self = Self(p);
   self->in_message_ = true;
   self->headers_complete_ = false;
@@ -110,21 +110,21 @@ int DirectionParser::CbMessageBegin(http_parser* p) {
   return 0;
 }
 
-int DirectionParser::CbUrl(http_parser* p, const char* at, size_t length) {
+int DirectionParser::CbUrl(llhttp_t* p, const char* at, size_t length) {
   DirectionParser* self = Self(p);
-  if (!self->AddHeadBytes(length)) return 1;
+  if (!self->AddHeadBytes(length)) return HPE_USER;
   AppendCapped(self->request_.target, at, length, self->options_->max_target_bytes,
                &self->request_.target_truncated);
   return 0;
 }
 
-int DirectionParser::CbStatus(http_parser* p, const char*, size_t length) {
-  return Self(p)->AddHeadBytes(length) ? 0 : 1;
+int DirectionParser::CbStatus(llhttp_t* p, const char*, size_t length) {
+  return Self(p)->AddHeadBytes(length) ? 0 : HPE_USER;
 }
 
-int DirectionParser::CbHeaderField(http_parser* p, const char* at, size_t length) {
+int DirectionParser::CbHeaderField(llhttp_t* p, const char* at, size_t length) {
   DirectionParser* self = Self(p);
-  if (!self->AddHeadBytes(length)) return 1;
+  if (!self->AddHeadBytes(length)) return HPE_USER;
   if (self->headers_complete_) return 0;  // trailers
   if (self->last_was_value_) {
     self->field_length_ = 0;
@@ -138,9 +138,9 @@ int DirectionParser::CbHeaderField(http_parser* p, const char* at, size_t length
   return 0;
 }
 
-int DirectionParser::CbHeaderValue(http_parser* p, const char* at, size_t length) {
+int DirectionParser::CbHeaderValue(llhttp_t* p, const char* at, size_t length) {
   DirectionParser* self = Self(p);
-  if (!self->AddHeadBytes(length)) return 1;
+  if (!self->AddHeadBytes(length)) return HPE_USER;
   if (self->headers_complete_) return 0;
   bool is_request = self->kind_ == StreamKind::kRequests;
   HttpRequest& rq = self->request_;
@@ -194,10 +194,10 @@ int DirectionParser::CbHeaderValue(http_parser* p, const char* at, size_t length
   return 0;
 }
 
-int DirectionParser::CbHeadersComplete(http_parser* p) {
+int DirectionParser::CbHeadersComplete(llhttp_t* p) {
   DirectionParser* self = Self(p);
   if (self->kind_ == StreamKind::kResponses && (p->status_code < 100 || p->status_code > 599)) {
-    // libhttp-parser takes any 1-3 digits; a status code has exactly three.
+    // A status code has exactly three digits, 1xx to 5xx.
     self->bad_status_ = true;
     return -1;
   }
@@ -223,7 +223,7 @@ int DirectionParser::CbHeadersComplete(http_parser* p) {
   return self->listener_->OnResponseHead(r);
 }
 
-int DirectionParser::CbBody(http_parser* p, const char*, size_t length) {
+int DirectionParser::CbBody(llhttp_t* p, const char*, size_t length) {
   DirectionParser* self = Self(p);
   if (self->kind_ == StreamKind::kRequests) {
     self->request_.body_size += length;
@@ -233,7 +233,7 @@ int DirectionParser::CbBody(http_parser* p, const char*, size_t length) {
   return 0;
 }
 
-int DirectionParser::CbMessageComplete(http_parser* p) {
+int DirectionParser::CbMessageComplete(llhttp_t* p) {
   DirectionParser* self = Self(p);
   self->in_message_ = false;
   uint64_t now = self->meta_ != nullptr ? self->meta_->timestamp_ns : self->last_data_ns_;
@@ -248,13 +248,13 @@ int DirectionParser::CbMessageComplete(http_parser* p) {
   return 0;
 }
 
-int DirectionParser::CbChunkHeader(http_parser* p) {
+int DirectionParser::CbChunkHeader(llhttp_t* p) {
   DirectionParser* self = Self(p);
   self->in_chunk_data_ = p->content_length > 0;
   return 0;
 }
 
-int DirectionParser::CbChunkComplete(http_parser* p) {
+int DirectionParser::CbChunkComplete(llhttp_t* p) {
   Self(p)->in_chunk_data_ = false;
   return 0;
 }

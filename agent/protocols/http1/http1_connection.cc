@@ -1,6 +1,6 @@
 #include "agent/protocols/http1/http1_connection.h"
 
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <algorithm>
 #include <utility>
@@ -84,7 +84,7 @@ void Http1Connection::OnRequest(HttpRequest& request) { Push(request); }
 int Http1Connection::OnResponseHead(const HttpResponse& response) {
   uint16_t status = response.status_code;
   if (status == 101) return 2;
-  // No body whatever the headers say (RFC 9110 6.4.1); libhttp-parser would
+  // No body whatever the headers say (RFC 9110 6.4.1); the parser would
   // read a Content-Length body after a 304.
   if (status < 200 || status == 204 || status == 304) return 1;
   if (pending_count_ == 0) return 0;

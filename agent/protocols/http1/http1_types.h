@@ -80,7 +80,7 @@ struct HttpResponse {
 struct HttpExchange {
   uint64_t conn_id = 0;
   uint32_t tgid = 0;
-  Tuple tuple;  // as seen from the traced process
+  Tuple tuple;       // as seen from the traced process
   bool tls = false;  // carried over TLS: url.scheme https
   ExchangeKind kind = ExchangeKind::kServer;
   HttpRequest request;

@@ -1,6 +1,6 @@
 #include "agent/protocols/http1/message_start.h"
 
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <array>
 #include <cctype>

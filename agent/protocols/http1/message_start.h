@@ -17,7 +17,7 @@ enum class StartMatch : unsigned char {
 // Longest prefix MatchMessageStart ever needs before deciding.
 inline constexpr size_t kMaxStartProbe = 16;
 
-// Looks only at the beginning of `bytes`. Methods are the ones libhttp-parser
+// Looks only at the beginning of `bytes`. Methods are the ones llhttp
 // accepts; a request target must begin like a path, '*', or an absolute URL.
 StartMatch MatchMessageStart(std::string_view bytes);
 

@@ -2,7 +2,7 @@
 // and truncation. Nothing may crash; what is dropped must be counted; every
 // exchange that comes out must still be made of parsed fields.
 #include <gtest/gtest.h>
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <cstdlib>
 #include <random>

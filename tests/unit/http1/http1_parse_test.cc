@@ -1,7 +1,7 @@
 // HTTP/1.x framing through the tracker: splits, batching, pipelining, bodies
 // of every kind, responses without bodies, close-delimited bodies, upgrades.
 #include <gtest/gtest.h>
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <string>
 #include <vector>
@@ -208,7 +208,7 @@ TEST(Http1Parse, ChunkedBodyWithExtensionsAndTrailers) {
   Harness h;
   h.Request(
       "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "3;ext=1;other\r\nabc\r\n0\r\nTrailer-A: 1\r\n\r\n");
+      "3;ext=\"1\";other\r\nabc\r\n0\r\nTrailer-A: 1\r\n\r\n");
   h.Response(kChunked);
   ASSERT_EQ(h.exchanges.size(), 1u);
   EXPECT_EQ(h.exchanges[0].request.body_size, 3u);
@@ -316,6 +316,20 @@ TEST(Http1Parse, Http10MessagesWithoutKeepAliveStillParseInSequence) {
   h.Response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb");
   ASSERT_EQ(h.exchanges.size(), 2u);
   EXPECT_EQ(h.exchanges[1].request.target, "/b");
+  EXPECT_EQ(h.http_stats().parse_errors, 0u);
+}
+
+// Peers that end header lines with a bare LF are followed, not reported
+// as parse errors: weft observes what the server accepted.
+TEST(Http1Parse, BareLineFeedHeadsParse) {
+  Harness h;
+  h.Request("GET /lf HTTP/1.1\nHost: h\n\n");
+  h.Response("HTTP/1.1 200 OK\nContent-Length: 2\n\nok");
+  ASSERT_EQ(h.exchanges.size(), 1u);
+  EXPECT_EQ(h.exchanges[0].request.target, "/lf");
+  EXPECT_EQ(h.exchanges[0].request.host, "h");
+  EXPECT_EQ(h.exchanges[0].response.status_code, 200);
+  EXPECT_EQ(h.exchanges[0].response.body_size, 2u);
   EXPECT_EQ(h.http_stats().parse_errors, 0u);
 }
 

@@ -2,7 +2,7 @@
 // bodiless responses, interim responses, pipelining), cut into random events,
 // must come out as exactly the exchanges that were generated.
 #include <gtest/gtest.h>
-#include <http_parser.h>
+#include <llhttp.h>
 
 #include <random>
 #include <string>

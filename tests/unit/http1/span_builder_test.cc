@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <http_parser.h>
+#include <llhttp.h>
 #include <sys/socket.h>
 
 #include <optional>
