@@ -32,7 +32,7 @@ http {{
   scgi_temp_path {dir}/scgi;
   server {{
     listen 127.0.0.1:{port}{tls};
-    root {dir}/www;
+    root {dir}/www;{status}
   }}
 }}
 """
@@ -43,11 +43,17 @@ TLS_SERVER = """ ssl;
     ssl_protocols TLSv1.3"""
 
 
+# stub_status: nginx's own count of requests served (traced_flip.py).
+STATUS_LOCATION = """
+    location = /status { stub_status; }"""
+
+
 class Nginx:
     """A throw-away nginx: config, document root and logs in a temp dir;
-    with tls=True it serves HTTPS (TLS 1.3, self-signed P-256 certificate)."""
+    with tls=True it serves HTTPS (TLS 1.3, self-signed P-256 certificate);
+    with status=True, /status is nginx's stub_status page."""
 
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, status=False):
         self.dir = tempfile.mkdtemp(prefix="weft-bench-nginx.")
         os.chmod(self.dir, 0o755)  # workers run as nobody
         www = os.path.join(self.dir, "www")
@@ -66,7 +72,8 @@ class Nginx:
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=self.dir, port=self.port,
-                                      tls=TLS_SERVER.format(dir=self.dir) if tls else ""))
+                                      tls=TLS_SERVER.format(dir=self.dir) if tls else "",
+                                      status=STATUS_LOCATION if status else ""))
         self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         harness.wait_for_port(self.port)
