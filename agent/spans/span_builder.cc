@@ -93,6 +93,20 @@ std::string EndpointAuthority(const std::string& address, uint16_t port, bool ip
   return out;
 }
 
+// llhttp_method_name aborts on a number outside its table; a span must never
+// take the agent down, so an unexpected value gets a name instead.
+std::string_view MethodName(uint8_t method) {
+  switch (method) {
+#define WEFT_METHOD_CASE(num, name, string) \
+  case num:                                 \
+    return #string;
+    HTTP_ALL_METHOD_MAP(WEFT_METHOD_CASE)
+#undef WEFT_METHOD_CASE
+    default:
+      return "<unknown>";
+  }
+}
+
 }  // namespace
 
 bool IsWellKnownMethod(std::string_view method) {
@@ -127,7 +141,7 @@ Span BuildHttpSpan(const HttpExchange& exchange, const SpanBuildOptions& options
   // 18 attributes (1008 bytes) stay within glibc's per-thread cache of small
   // blocks (tcache, up to 1032 bytes); only rare spans need all 19.
   attrs.reserve(18);
-  std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(request.method));
+  std::string_view method = MethodName(request.method);
   bool known_method = IsWellKnownMethod(method);
   Add(attrs, "http.request.method", known_method ? method : std::string_view("_OTHER"));
   if (!known_method) Add(attrs, "http.request.method_original", method);

@@ -143,6 +143,16 @@ TEST(SpanBuilder, UnknownMethodIsOther) {
   EXPECT_EQ(Str(span, "http.request.method_original"), "PROPFIND");
 }
 
+// A method number no parser produces (llhttp's own name lookup would
+// abort) still yields a span.
+TEST(SpanBuilder, MethodNumberOutsideTheTableIsOther) {
+  HttpExchange e = MakeExchange(ExchangeKind::kServer, "/x");
+  e.request.method = 250;
+  Span span = BuildHttpSpan(e, {}, nullptr, 0);
+  EXPECT_EQ(Str(span, "http.request.method"), "_OTHER");
+  EXPECT_EQ(Str(span, "http.request.method_original"), "<unknown>");
+}
+
 TEST(SpanBuilder, RouteHeuristicCanBeSwitchedOff) {
   HttpExchange e = MakeExchange(ExchangeKind::kServer, "/orders/99");
   SpanBuildOptions options;
