@@ -56,6 +56,7 @@ const llhttp_settings_t& DirectionParser::Settings() {
     llhttp_settings_t s;
     llhttp_settings_init(&s);
     s.on_message_begin = &DirectionParser::CbMessageBegin;
+    s.on_method = &DirectionParser::CbMethod;
     s.on_url = &DirectionParser::CbUrl;
     s.on_status = &DirectionParser::CbStatus;
     s.on_header_field = &DirectionParser::CbHeaderField;
@@ -259,6 +260,13 @@ void DirectionParser::Execute(std::string_view& data, const SegmentMeta& meta,
     data = {};
     return;
   }
+  // llhttp begins a message on any byte but CR and LF; libhttp-parser only
+  // on one that can start a method or a status line. A message that failed
+  // on its very first byte (after a line end, with no method bytes seen) is
+  // stray bytes, not a request that will get an answer or a lost response.
+  bool failed_on_first_byte =
+      !method_seen_ && (parsed == 0 || data[parsed - 1] == '\n' || data[parsed - 1] == '\r');
+  if (failed_on_first_byte && !headers_complete_) in_message_ = false;
   if (head_overflow_) {
     ++stats_->buffer_overflows;
   } else if (bad_status_) {

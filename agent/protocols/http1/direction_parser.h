@@ -113,6 +113,7 @@ class DirectionParser {
   Capture ClassifyField() const;
 
   static int CbMessageBegin(llhttp_t* p);
+  static int CbMethod(llhttp_t* p, const char* at, size_t length);
   static int CbUrl(llhttp_t* p, const char* at, size_t length);
   static int CbStatus(llhttp_t* p, const char* at, size_t length);
   static int CbHeaderField(llhttp_t* p, const char* at, size_t length);
@@ -145,6 +146,7 @@ class DirectionParser {
   bool bad_status_ = false;
   bool answered_early_ = false;
   bool zero_offset_candidate_ = false;  // the next message_begin is at event offset 0
+  bool method_seen_ = false;            // llhttp reported method bytes of this message
   size_t head_bytes_ = 0;
   HttpRequest request_;
   HttpResponse response_;

@@ -84,6 +84,12 @@ int DirectionParser::CbMessageBegin(llhttp_t* p) {
   self->field_length_ = 0;
   self->last_was_value_ = true;
   self->capture_ = Capture::kNone;
+  self->method_seen_ = false;
+  // llhttp clears the body length it counted down only on its keep-alive
+  // path; after a message that should have closed the connection (followed
+  // anyway: lenient keep-alive) the next Content-Length's digits would add
+  // to what a skipped body (HEAD, 304) left behind.
+  p->content_length = 0;
   const SegmentMeta& meta = *self->meta_;
   bool at_event_start = self->zero_offset_candidate_;
   self->zero_offset_candidate_ = false;
@@ -107,6 +113,11 @@ int DirectionParser::CbMessageBegin(llhttp_t* p) {
     self->response_.tid = meta.tid;
     self->response_.async_task = meta.async_task;
   }
+  return 0;
+}
+
+int DirectionParser::CbMethod(llhttp_t* p, const char*, size_t) {
+  Self(p)->method_seen_ = true;
   return 0;
 }
 
