@@ -228,7 +228,7 @@ __noinline int emit_data(struct io_call *call) {
   WEFT_STAGE(WEFT_STAGE_TUPLE);
   /* TLS records are not reported: the SSL uretprobes report the plaintext
    * (ssl_capture.bpf.h). */
-  int tls = tls_socket_io(tid, sk, call->conn_id, call->seq, call->direction);
+  int tls = tls_socket_io(call->pid_tgid, sk, call->conn_id, call->seq, call->direction);
   WEFT_STAGE(WEFT_STAGE_TLS_CHECK);
   if (tls && cs) cs->tls = 1;
   if (cs && cs->tls) tls = 1;
@@ -397,7 +397,7 @@ int BPF_PROG(weft_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg) 
   WEFT_STAGE(WEFT_STAGE_SEND_PROPAGATE);
   __u32 write_seq = BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
   /* Inside SSL_write: publish the CLIENT context under the first TLS byte. */
-  if (tls_socket_io(tid, sk, conn_id, write_seq, WEFT_DIR_EGRESS)) return 0;
+  if (tls_socket_io(pid_tgid, sk, conn_id, write_seq, WEFT_DIR_EGRESS)) return 0;
   WEFT_STAGE(WEFT_STAGE_SEND_TLS);
   struct thread_state *thread = thread_state_for(tid);
   struct pending_send *pending = thread ? &thread->pending : 0;

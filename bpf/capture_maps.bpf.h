@@ -302,34 +302,30 @@ static __always_inline void traced_slot_add(__u32 tgid, __u64 may) {
     __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
 }
 
-/* tgid is leaving traced_pids: free its slot if it holds it alone (a shared
- * slot stays shared). Retried: a bit may be set in between; a slot that
- * keeps changing becomes shared rather than name a tgid that is gone. */
-static __always_inline void traced_slot_remove(__u32 tgid) {
+/* Rewrites the slot tgid holds alone: emptied (`release`), or with bit
+ * `may` added. A shared slot, or one held by another tgid, is left as it is.
+ * Retried when another writer changed it in between; a slot that keeps
+ * changing becomes shared (every bit set) rather than name a tgid that is
+ * gone or lack a bit. */
+static __always_inline void traced_slot_rewrite(__u32 tgid, __u64 may, int release) {
   __u64 *slot = traced_slot(tgid);
   __u64 seen = *slot;
   for (int i = 0; i < 4; i++) {
-    if (!slot_held_by(seen, tgid)) return;
-    __u64 was = __sync_val_compare_and_swap(slot, seen, 0);
+    if (!slot_held_by(seen, tgid) || (!release && (seen & may))) return;
+    __u64 was = __sync_val_compare_and_swap(slot, seen, release ? 0 : seen | may);
     if (was == seen) return;
     seen = was;
   }
   __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
 }
 
-/* tgid (traced) may now be in the map behind bit `may`. Before the entry is
- * made, so no reader skips a lookup that would find it. A slot that keeps
- * changing under the compare-and-swap becomes shared (all bits set). */
+/* tgid is leaving traced_pids: free its slot if it holds it alone. */
+static __always_inline void traced_slot_remove(__u32 tgid) { traced_slot_rewrite(tgid, 0, 1); }
+
+/* tgid (traced) may now be in the map behind bit `may`: marked before the
+ * entry is made, so no reader skips a lookup that would find it. */
 static __always_inline void traced_slot_mark(__u32 tgid, __u64 may) {
-  __u64 *slot = traced_slot(tgid);
-  __u64 seen = *slot;
-  for (int i = 0; i < 4; i++) {
-    if (!slot_held_by(seen, tgid) || (seen & may)) return;
-    __u64 was = __sync_val_compare_and_swap(slot, seen, seen | may);
-    if (was == seen) return;
-    seen = was;
-  }
-  __sync_lock_test_and_set(slot, WEFT_TRACED_SLOT_SHARED);
+  traced_slot_rewrite(tgid, may, 0);
 }
 
 /* May traced process tgid be in the map behind bit `may`? Yes unless it
@@ -346,6 +342,5 @@ static __always_inline int is_traced(__u32 tgid) {
   if (slot != WEFT_TRACED_SLOT_SHARED) return 0;
   return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
 }
-
 
 #endif /* WEFT_BPF_CAPTURE_MAPS_BPF_H */

@@ -77,13 +77,14 @@ struct {
   __type(value, struct ssl_conn);
 } ssl_conns SEC(".maps");
 
-/* Socket I/O by thread `tid` on sk, first byte at TCP sequence `seq`: if
+/* Socket I/O by the thread `pid_tgid` on sk, first byte at TCP sequence `seq`: if
  * the thread is inside an SSL call, the call learns its connection (and
  * publishes its CLIENT context before the bytes leave) and 1 is returned: the
  * bytes are TLS records, not to be reported. */
-static __always_inline int tls_socket_io(__u32 tid, const struct sock *sk, __u64 conn_id, __u32 seq,
-                                         __u8 direction) {
-  if (!process_may(bpf_get_current_pid_tgid() >> 32, WEFT_SLOT_MAY_SSL)) return 0;
+static __always_inline int tls_socket_io(__u64 pid_tgid, const struct sock *sk, __u64 conn_id,
+                                         __u32 seq, __u8 direction) {
+  if (!process_may(pid_tgid >> 32, WEFT_SLOT_MAY_SSL)) return 0;
+  __u32 tid = (__u32)pid_tgid;
   struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
   if (!c || !c->active) return 0;
   if (c->conn_id == 0) {
