@@ -22,6 +22,7 @@ import shop_bench
 
 CAPTURE_BENCH = os.path.join(harness.ROOT, "bench", "capture", "run_capture_bench.py")
 HTTP1_BENCH = os.path.join(harness.BUILD, "bench", "http1", "http1_bench")
+UPROBE_COST = os.path.join(harness.BUILD, "bench", "weft-bench-uprobe-cost")
 PROPAGATION_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "propagation_bench.py")
 NODE_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_bench.py")
 # Raw events -> OTLP-encoded bytes when http1_bench has that stage; older
@@ -106,6 +107,43 @@ def propagation_bench(s):
 def node_bench(s):
     """The cost of Node.js request links (node_bench.py)."""
     return json_scenario(NODE_BENCH, s["node_rounds"], s["saturation_seconds"])
+
+
+def uprobe_cost():
+    """What one uprobe hit costs here (bench/capture/uprobe_cost.cc): the
+    trap cost of TLS capture, which BPF run-time statistics do not see."""
+    if not os.access(UPROBE_COST, os.X_OK):
+        return {"error": "%s not built" % UPROBE_COST}
+    path = os.path.join(harness.ROOT, "bench", "results", "uprobe-cost-run_all.tmp.json")
+    out = subprocess.run([UPROBE_COST, "--json", path], capture_output=True, text=True)
+    try:
+        with open(path) as f:
+            result = json.load(f)
+        os.unlink(path)
+    except (OSError, ValueError):
+        return {"error": (out.stderr or out.stdout or "no output")[-300:]}
+    result["table"] = out.stdout
+    return result
+
+
+def tls_trap_floor(https_agent, untraced_cpu_us, costs):
+    """The CPU per request that TLS capture's probe traps alone add: entry
+    probes (programs weft_ssl_*_enter) and return probes (weft_ssl_return)
+    per request, priced at this machine's measured cost per hit; and the
+    best CPU ratio possible with that many traps."""
+    cases = costs.get("cases", {})
+    pair = cases.get("entry_and_return", {}).get("added_ns")
+    entry = cases.get("entry_emulated", {}).get("added_ns")
+    if pair is None or entry is None:
+        return None
+    programs = https_agent["programs"]
+    entries = sum(p["runs_per_request"] for n, p in programs.items()
+                  if n.startswith("weft_ssl_") and n.endswith("_enter"))
+    returns = programs.get("weft_ssl_return", {}).get("runs_per_request", 0)
+    pairs = min(entries, returns)
+    floor_us = (pairs * pair + (entries - pairs) * entry) / 1000
+    return {"entries_per_request": entries, "returns_per_request": returns,
+            "floor_us": floor_us, "best_cpu_ratio": untraced_cpu_us / (untraced_cpu_us + floor_us)}
 
 
 def pipeline_bench(s):
@@ -323,6 +361,24 @@ def render(r):
                 lines.append("| %s | %.0f | %.2f | %.0f |" % (
                     name, p["ns_per_run"], p["runs_per_request"], p["ns_per_request"]))
         lines.append("")
+        floor = r.get("tls_trap_floor")
+        if floor:
+            lines.append("Probe traps: %.2f entry and %.2f return probe hits per request. At this "
+                         "machine's cost per hit (below) they alone add %.1f us of CPU per "
+                         "request, so with these probes the HTTPS CPU ratio cannot exceed %.3f."
+                         % (floor["entries_per_request"], floor["returns_per_request"],
+                            floor["floor_us"], floor["best_cpu_ratio"]))
+            lines.append("")
+    costs = r.get("uprobe_cost") or {}
+    if costs.get("table"):
+        lines.append("#### What one uprobe hit costs on this machine (weft-bench-uprobe-cost, "
+                     "CPU time, median of 3 rounds)")
+        lines.append("")
+        lines.append(costs["table"].strip())
+        lines.append("")
+    elif costs:
+        lines.append("uprobe cost bench failed: %s" % costs.get("error"))
+        lines.append("")
     lines.append("Agent: %.2f us CPU per request; %.0f context switches per second (%.4f per "
                  "request)." % (agent["agent_us_per_request"], agent["switches_per_second"],
                                 agent["switches_per_request"]))
@@ -378,6 +434,11 @@ def main():
         harness.enable_bpf_stats(False)
     r["capture"] = step("capture loop (scenario 5)", lambda: capture_bench(s))
     r["pipeline"] = step("userspace pipeline (scenario 8)", lambda: pipeline_bench(s))
+    r["uprobe_cost"] = step("uprobe cost per hit (HTTPS)", uprobe_cost)
+    if r["https"]["tls_programs_ran"]:
+        r["tls_trap_floor"] = tls_trap_floor(r["https_agent"],
+                                             r["https"]["cpu_us_per_request"]["untraced"],
+                                             r["uprobe_cost"])
     r["duration_s"] = time.time() - started
     r["load_average_at_end"] = os.getloadavg()
     text = render(r)
