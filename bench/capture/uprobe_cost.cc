@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -124,32 +125,38 @@ struct Result {
   std::string error;
 };
 
-bpf_link* Attach(bpf_program* program, const std::string& exe, const char* symbol, bool ret) {
+struct LinkCloser {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using Link = std::unique_ptr<bpf_link, LinkCloser>;
+
+struct SkeletonCloser {
+  void operator()(uprobe_cost_bpf* skel) const { uprobe_cost_bpf__destroy(skel); }
+};
+using Skeleton = std::unique_ptr<uprobe_cost_bpf, SkeletonCloser>;
+
+Link Attach(bpf_program* program, const std::string& exe, const char* symbol, bool ret) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = symbol);
   bpf_link* link = bpf_program__attach_uprobe_opts(program, 0, exe.c_str(), 0, &opts);
-  return libbpf_get_error(link) ? nullptr : link;
+  return Link(libbpf_get_error(link) ? nullptr : link);
 }
 
-void RunCase(uprobe_cost_bpf* skel, const std::string& exe, const Case& c, long calls,
+void RunCase(uprobe_cost_bpf& skel, const std::string& exe, const Case& c, long calls,
              Result& out) {
   out.plain.push_back(NsPerCall(c.target, calls));
-  bpf_link* entry = nullptr;
-  bpf_link* ret = nullptr;
-  if (c.ret && !(ret = Attach(skel->progs.bench_uprobe_return, exe, c.symbol, true))) {
+  Link ret, entry;
+  if (c.ret && !(ret = Attach(skel.progs.bench_uprobe_return, exe, c.symbol, true))) {
     out.error = std::string("attaching a uretprobe failed: ") + std::strerror(errno);
     return;
   }
-  if (c.entry && !(entry = Attach(skel->progs.bench_uprobe_entry, exe, c.symbol, false))) {
+  if (c.entry && !(entry = Attach(skel.progs.bench_uprobe_entry, exe, c.symbol, false))) {
     out.error = std::string("attaching a uprobe failed: ") + std::strerror(errno);
-    bpf_link__destroy(ret);
     return;
   }
-  uint64_t before = __atomic_load_n(&skel->bss->hits, __ATOMIC_RELAXED);
+  uint64_t before = __atomic_load_n(&skel.bss->hits, __ATOMIC_RELAXED);
   out.probed.push_back(NsPerCall(c.target, calls));
-  out.hits += __atomic_load_n(&skel->bss->hits, __ATOMIC_RELAXED) - before;
+  out.hits += __atomic_load_n(&skel.bss->hits, __ATOMIC_RELAXED) - before;
   out.expected_hits += calls * ((c.entry ? 1 : 0) + (c.ret ? 1 : 0));
-  bpf_link__destroy(entry);
-  bpf_link__destroy(ret);
 }
 
 int Usage(const char* argv0) {
@@ -188,7 +195,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   exe[n] = '\0';
-  uprobe_cost_bpf* skel = uprobe_cost_bpf__open_and_load();
+  Skeleton skel(uprobe_cost_bpf__open_and_load());
   if (!skel) {
     std::fprintf(stderr, "loading the counting programs failed: %s\n", std::strerror(errno));
     return 1;
@@ -199,10 +206,10 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     syscall_ns.push_back(SyscallNs(calls * 10));
     for (size_t i = 0; i < std::size(kCases); ++i) {
-      if (results[i].error.empty()) RunCase(skel, exe, kCases[i], calls, results[i]);
+      if (results[i].error.empty()) RunCase(*skel, exe, kCases[i], calls, results[i]);
     }
   }
-  uprobe_cost_bpf__destroy(skel);
+  skel.reset();
 
   std::printf("| probe | plain call (ns) | probed call (ns) | added per call (ns) | hits seen |\n");
   std::printf("|---|---|---|---|---|\n");
