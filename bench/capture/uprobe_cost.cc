@@ -23,9 +23,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "uprobe_cost.skel.h"
 
@@ -211,39 +214,35 @@ int main(int argc, char** argv) {
   }
   skel.reset();
 
+  nlohmann::json out = {{"syscall_ns", Median(syscall_ns)}, {"cases", nlohmann::json::object()}};
   std::printf("| probe | plain call (ns) | probed call (ns) | added per call (ns) | hits seen |\n");
   std::printf("|---|---|---|---|---|\n");
   std::printf("| a syscall (getppid), for scale | - | %.0f | - | - |\n", Median(syscall_ns));
-  FILE* json = json_path ? std::fopen(json_path, "w") : nullptr;
-  if (json_path && !json) {
-    std::fprintf(stderr, "cannot write %s: %s\n", json_path, std::strerror(errno));
-    return 1;
-  }
-  if (json) std::fprintf(json, "{\"syscall_ns\": %.1f, \"cases\": {", Median(syscall_ns));
   for (size_t i = 0; i < std::size(kCases); ++i) {
     const Case& c = kCases[i];
     const Result& res = results[i];
-    if (json) std::fprintf(json, "%s\"%s\": {", i ? ", " : "", c.name);
     if (!res.error.empty()) {
       std::printf("| %s | - | - | %s | - |\n", c.what, res.error.c_str());
-      if (json) std::fprintf(json, "\"error\": \"%s\"}", res.error.c_str());
+      out["cases"][c.name] = {{"error", res.error}};
       continue;
     }
     double plain = Median(res.plain), probed = Median(res.probed);
     std::printf("| %s | %.1f | %.0f | %.0f | %llu of %llu |\n", c.what, plain, probed,
                 probed - plain, static_cast<unsigned long long>(res.hits),
                 static_cast<unsigned long long>(res.expected_hits));
-    if (json) {
-      std::fprintf(json,
-                   "\"plain_ns\": %.1f, \"probed_ns\": %.1f, \"added_ns\": %.1f, "
-                   "\"hits\": %llu, \"expected_hits\": %llu}",
-                   plain, probed, probed - plain, static_cast<unsigned long long>(res.hits),
-                   static_cast<unsigned long long>(res.expected_hits));
-    }
+    out["cases"][c.name] = {{"plain_ns", plain},
+                            {"probed_ns", probed},
+                            {"added_ns", probed - plain},
+                            {"hits", res.hits},
+                            {"expected_hits", res.expected_hits}};
   }
-  if (json) {
-    std::fprintf(json, "}}\n");
-    std::fclose(json);
+  if (json_path) {
+    std::ofstream file(json_path);
+    file << out.dump() << "\n";
+    if (!file) {
+      std::fprintf(stderr, "cannot write %s: %s\n", json_path, std::strerror(errno));
+      return 1;
+    }
   }
   return 0;
 }

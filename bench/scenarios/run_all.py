@@ -72,19 +72,26 @@ def machine():
             "load_average_at_start": os.getloadavg()}
 
 
-def capture_bench(s):
-    path = os.path.join(harness.ROOT, "bench", "results", "capture-run_all.tmp.json")
-    out = subprocess.run([sys.executable, CAPTURE_BENCH, "--rounds", str(s["capture_rounds"]),
-                          "--iterations", str(s["capture_iterations"]), "--json", path],
-                         capture_output=True, text=True, env=dict(os.environ,
-                                                                  WEFT_BUILD_DIR=harness.BUILD))
+def json_file_of(cmd, name, env=None):
+    """Runs a tool that writes its figures to `--json FILE`; returns (the
+    figures or None, the finished process)."""
+    path = os.path.join(harness.ROOT, "bench", "results", "%s-run_all.tmp.json" % name)
+    out = subprocess.run(cmd + ["--json", path], capture_output=True, text=True, env=env)
     try:
         with open(path) as f:
-            result = json.load(f)["results"]
+            result = json.load(f)
         os.unlink(path)
     except (OSError, ValueError):
         result = None
-    return {"results": result, "tables": out.stdout}
+    return result, out
+
+
+def capture_bench(s):
+    result, out = json_file_of(
+        [sys.executable, CAPTURE_BENCH, "--rounds", str(s["capture_rounds"]), "--iterations",
+         str(s["capture_iterations"])], "capture",
+        env=dict(os.environ, WEFT_BUILD_DIR=harness.BUILD))
+    return {"results": result["results"] if result else None, "tables": out.stdout}
 
 
 def json_scenario(script, rounds, seconds):
@@ -114,13 +121,8 @@ def uprobe_cost():
     trap cost of TLS capture, which BPF run-time statistics do not see."""
     if not os.access(UPROBE_COST, os.X_OK):
         return {"error": "%s not built" % UPROBE_COST}
-    path = os.path.join(harness.ROOT, "bench", "results", "uprobe-cost-run_all.tmp.json")
-    out = subprocess.run([UPROBE_COST, "--json", path], capture_output=True, text=True)
-    try:
-        with open(path) as f:
-            result = json.load(f)
-        os.unlink(path)
-    except (OSError, ValueError):
+    result, out = json_file_of([UPROBE_COST], "uprobe-cost")
+    if result is None:
         return {"error": (out.stderr or out.stdout or "no output")[-300:]}
     result["table"] = out.stdout
     return result
