@@ -194,6 +194,26 @@ __noinline int emit_data(struct io_call *call) {
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
   s->scanned_head_end = -1;
   WEFT_STAGE(WEFT_STAGE_EVENT_HEAD);
+#ifdef WEFT_BPF_CAPTURE_FLOOR
+  /* Measurement build (bench/capture/capture_floor.py): the least any
+   * capture does per event, to tell this design's cost from the machine's.
+   * It writes events without context or connection state; not for use. */
+  ev->header.timestamp_ns = bpf_ktime_get_ns();
+  ev->role = WEFT_ROLE_UNKNOWN;
+  __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+#if WEFT_BPF_CAPTURE_FLOOR == 1
+  if (call->direction == WEFT_DIR_EGRESS) return 0;
+#endif
+  __u32 floor_captured = 0;
+  if (call->kind != BUF_NONE) {
+    __u32 floor_want = call->len < WEFT_HEAD_PROBE ? call->len : WEFT_HEAD_PROBE;
+    floor_captured = (__u32)copy_to_scratch(call, floor_want, 0, 1) & ~WEFT_COPY_MORE;
+  }
+  if (floor_captured > WEFT_MAX_CAPTURE) floor_captured = WEFT_MAX_CAPTURE;
+  ev->captured_len = floor_captured;
+  output_staged_event(s, floor_captured);
+  return 0;
+#endif
 
   struct conn_state *cs = conn_for(call->conn_id, tgid);
   WEFT_STAGE(WEFT_STAGE_CONN_STATE);

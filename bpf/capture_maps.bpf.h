@@ -21,6 +21,14 @@ const volatile __u32 wakeup_bytes = 0;
 const volatile __u8 trace_context_enabled = 1;
 /* Capture message heads only when the body's length is declared (http_head.bpf.h). */
 const volatile __u8 skip_bodies = 1;
+/* Not a tunable: the loader reads it to warn that this object is a
+ * measurement build (cmake -DWEFT_BPF_CAPTURE_FLOOR, capture.bpf.c). */
+#ifndef WEFT_BPF_CAPTURE_FLOOR
+#define WEFT_BPF_CAPTURE_FLOOR_BUILD 0
+#else
+#define WEFT_BPF_CAPTURE_FLOOR_BUILD WEFT_BPF_CAPTURE_FLOOR
+#endif
+const volatile __u8 capture_floor_build = WEFT_BPF_CAPTURE_FLOOR_BUILD;
 
 /* --- maps ----------------------------------------------------------------- */
 struct {

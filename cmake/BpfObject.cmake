@@ -20,6 +20,13 @@ set(WEFT_VMLINUX_H "" CACHE FILEPATH
 
 option(WEFT_BPF_STAGE_PROFILE
   "Time the stages of a traced socket event in the BPF programs (bench/capture/stage_profile.py)" OFF)
+set(WEFT_BPF_CAPTURE_FLOOR "0" CACHE STRING
+  "Measurement builds only (bench/capture/capture_floor.py): 2 or 1 reduces every captured \
+event to a copy and a ring record, on both directions (2) or reads only (1); 0 is weft")
+set_property(CACHE WEFT_BPF_CAPTURE_FLOOR PROPERTY STRINGS 0 1 2)
+if(NOT WEFT_BPF_CAPTURE_FLOOR MATCHES "^[012]$")
+  message(FATAL_ERROR "WEFT_BPF_CAPTURE_FLOOR must be 0, 1 or 2, not '${WEFT_BPF_CAPTURE_FLOOR}'")
+endif()
 
 set(WEFT_BPF_GEN_DIR ${CMAKE_BINARY_DIR}/bpf-gen)
 file(MAKE_DIRECTORY ${WEFT_BPF_GEN_DIR})
@@ -61,7 +68,10 @@ function(weft_bpf_object name source)
   file(GLOB bpf_headers CONFIGURE_DEPENDS ${src_dir}/*.h)
   set(profile_define "")
   if(WEFT_BPF_STAGE_PROFILE)
-    set(profile_define -DWEFT_BPF_STAGE_PROFILE)
+    list(APPEND profile_define -DWEFT_BPF_STAGE_PROFILE)
+  endif()
+  if(NOT WEFT_BPF_CAPTURE_FLOOR STREQUAL "0")
+    list(APPEND profile_define -DWEFT_BPF_CAPTURE_FLOOR=${WEFT_BPF_CAPTURE_FLOOR})
   endif()
   add_custom_command(
     OUTPUT ${obj}

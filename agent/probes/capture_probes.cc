@@ -66,6 +66,13 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
         absl::StrCat("opening the capture BPF object failed: ", ErrnoText(errno)));
   }
   probes->skel_ = skel;
+  if (skel->rodata->capture_floor_build != 0) {
+    spdlog::warn(
+        "this weft was built with -DWEFT_BPF_CAPTURE_FLOOR={} for bench/capture/capture_floor.py: "
+        "its events carry no trace context and no connection state, so its spans are incomplete; "
+        "rebuild with -DWEFT_BPF_CAPTURE_FLOOR=0 to trace",
+        static_cast<int>(skel->rodata->capture_floor_build));
+  }
 
   skel->rodata->capture_limit = options.capture_bytes;
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
