@@ -189,6 +189,8 @@ int RunAgent(const RunOptions& run_options) {
     spdlog::error("--node-links inspector needs trace context: drop --no-trace-context");
     return 2;
   }
+  options.capture.node_links = *node_links_on;
+  options.capture.go_runtime = options.go_probes && options.capture.trace_context;
   if (options.pids.empty()) {
     spdlog::error("nothing to trace: pass --pid PID (repeatable) for each process to trace");
     return 2;

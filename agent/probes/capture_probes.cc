@@ -106,6 +106,20 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
     bpf_map__set_max_entries(skel->maps.propagate_connects, 1);
     bpf_map__set_max_entries(skel->maps.propagate_sends, 1);
   }
+  // Maps of a backend or feature this run does not use keep one entry: a
+  // preallocated map costs its full size in locked kernel memory.
+  if (socket_backend) bpf_map__set_max_entries(skel->maps.active_syscalls, 1);
+  if (!options.go_runtime) {
+    bpf_map__set_max_entries(skel->maps.go_processes, 1);
+    bpf_map__set_max_entries(skel->maps.goroutine_contexts, 1);
+    bpf_map__set_max_entries(skel->maps.go_request_contexts, 1);
+    bpf_map__set_max_entries(skel->maps.goroutine_sends, 1);
+    bpf_map__set_max_entries(skel->maps.goroutine_creations, 1);
+  }
+  if (!options.node_links) {
+    bpf_map__set_max_entries(skel->maps.node_requests, 1);
+    bpf_map__set_max_entries(skel->maps.node_sockets, 1);
+  }
   bpf_program__set_autoload(skel->progs.weft_propagate_sockops, options.propagate_headers);
   bpf_program__set_autoload(skel->progs.weft_propagate_msg, options.propagate_headers);
 

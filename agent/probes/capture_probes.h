@@ -34,6 +34,10 @@ struct CaptureOptions {
   // Insert a W3C traceparent into traced processes' outgoing HTTP/1.x
   // requests (sockops + sk_msg, docs/propagation.md). Needs trace_context.
   bool propagate_headers = false;
+  // Features whose maps are sized for use only when on (they are in the BPF
+  // object either way): Go runtime uprobes, and Node.js request links.
+  bool go_runtime = true;
+  bool node_links = false;
 };
 
 // Kernel-side counters (summed over CPUs).
