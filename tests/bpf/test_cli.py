@@ -36,6 +36,40 @@ def weft_program_ids():
     return {p["id"] for p in progs if p.get("name", "").startswith("weft_")}
 
 
+def map_sizes_of(prog_ids):
+    """{map name (as the kernel truncates it): max_entries} of the maps those programs use."""
+    progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                                      text=True).stdout or "[]")
+    map_ids = set()
+    for p in progs:
+        if p["id"] in prog_ids:
+            map_ids.update(p.get("map_ids", []))
+    maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                     text=True).stdout or "[]")
+    return {m["name"]: m["max_entries"] for m in maps if m["id"] in map_ids}
+
+
+def check_unused_maps_shrink(f, pid):
+    """Tables of a backend or feature the run does not use keep one entry:
+    preallocated, they would lock their full size in kernel memory."""
+    cases = [
+        ([], {"active_syscalls": 1, "node_requests": 1, "node_sockets": 1,
+              "goroutine_conte": 65536, "go_processes": 16384}),
+        (["--no-go-probes", "--backend", "syscall"],
+         {"active_syscalls": 65536, "goroutine_conte": 1, "go_processes": 1,
+          "goroutine_sends": 1, "go_request_cont": 1, "goroutine_creat": 1}),
+        (["--node-links", "inspector"], {"node_requests": 65536, "node_sockets": 65536}),
+    ]
+    for extra, want in cases:
+        weft = weftlib.Weft(["run", "--pid", str(pid), "--exporter", "none"] + extra)
+        with weft:
+            weft.wait_ready()
+            sizes = map_sizes_of(program_ids_held_by(weft.proc.pid))
+            weft.stop()
+        got = {name: sizes.get(name) for name in want}
+        f.check(got == want, "map sizes with %s: %s (want %s)" % (extra or "defaults", got, want))
+
+
 def main():
     weftlib.require_bpf()
     f = weftlib.Failures()
@@ -97,6 +131,8 @@ def main():
         f.check(not left, "nothing weft loaded is left in the kernel (%s)" % sorted(left))
         pinned = os.listdir("/sys/fs/bpf") if os.path.isdir("/sys/fs/bpf") else []
         f.check(not [p for p in pinned if "weft" in p], "nothing pinned")
+
+        check_unused_maps_shrink(f, sleeper.pid)
     finally:
         sleeper.kill()
     f.finish()
