@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/probes/kernel_features.h"
 #include "agent/probes/traced_slots.h"
 #include "bpf/capture.h"
 #include "capture.skel.h"
@@ -119,6 +120,17 @@ absl::StatusOr<std::unique_ptr<CaptureProbes>> CaptureProbes::Start(const Captur
   if (!options.node_links) {
     bpf_map__set_max_entries(skel->maps.node_requests, 1);
     bpf_map__set_max_entries(skel->maps.node_sockets, 1);
+  }
+  // Tables keyed by thread or process fill with what is traced: where the
+  // kernel allows it, their elements are allocated as they fill, not all at
+  // load (about 32 MiB at full size).
+  if (KernelAllowsGrowingHashMaps()) {
+    for (bpf_map* map :
+         {skel->maps.thread_states, skel->maps.ssl_calls, skel->maps.traced_pids,
+          skel->maps.multiplexing_processes, skel->maps.event_loop_proxies, skel->maps.go_processes,
+          skel->maps.goroutine_creations, skel->maps.py_processes, skel->maps.propagate_sends}) {
+      bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
+    }
   }
   bpf_program__set_autoload(skel->progs.weft_propagate_sockops, options.propagate_headers);
   bpf_program__set_autoload(skel->progs.weft_propagate_msg, options.propagate_headers);

@@ -335,6 +335,13 @@ std::string ReadLockdown() {
 
 bool KernelHasBtf() { return VmlinuxBtf() != nullptr; }
 
+bool KernelAllowsGrowingHashMaps() {
+  std::ifstream realtime_file("/sys/kernel/realtime");
+  int realtime = 0;
+  if (realtime_file >> realtime && realtime != 0) return false;
+  return BtfId("bpf_mem_alloc", BTF_KIND_STRUCT) >= 0;
+}
+
 bool KernelHasBtfTracepoint(std::string_view name) {
   return BtfId(absl::StrCat("btf_trace_", std::string(name)), BTF_KIND_TYPEDEF) >= 0;
 }

@@ -19,6 +19,12 @@ absl::StatusOr<CaptureBackend> ParseCaptureBackend(std::string_view name);
 bool KernelHasBtfTracepoint(std::string_view name);
 bool KernelHasBtf();
 
+// Whether tracing programs may use hash maps that allocate their elements as
+// they fill (BPF_F_NO_PREALLOC): safe since the kernel has the BPF memory
+// allocator (6.1); before it the verifier warns in the kernel log, and
+// PREEMPT_RT kernels refuse such maps.
+bool KernelAllowsGrowingHashMaps();
+
 // The backend `weft run` uses for `requested` on this kernel, or why none can.
 absl::StatusOr<CaptureBackend> ChooseBackend(CaptureBackend requested);
 
