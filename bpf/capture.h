@@ -209,7 +209,10 @@ enum weft_stat {
    * request never filed, or a server connection with no SERVER context:
    * no link comes of them */
   WEFT_STAT_NODE_UNMATCHED = 10,
-  WEFT_STAT_MAX = 11,
+  /* a thread's state (thread_states, ssl_calls) that could not be stored:
+   * table full, or no memory where the tables grow as they fill */
+  WEFT_STAT_THREAD_TABLE_FULL = 11,
+  WEFT_STAT_MAX = 12,
 };
 
 #endif /* WEFT_BPF_CAPTURE_H */

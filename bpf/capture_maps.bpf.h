@@ -51,6 +51,11 @@ struct {
   __type(value, __u64);
 } stats SEC(".maps");
 
+static __always_inline void stat_add(__u32 index, __u64 n) {
+  __u64 *v = bpf_map_lookup_elem(&stats, &index);
+  if (v) *v += n;
+}
+
 /* Role of TCP connections established while weft runs, node-wide (the
  * passive side completes in softirq, where the owner is not yet known). */
 struct {
@@ -233,7 +238,9 @@ static __always_inline struct thread_state *thread_state_for(__u32 tid) {
   struct thread_state *blank = bpf_map_lookup_elem(&blank_thread_state, &zero);
   if (!blank) return 0;
   bpf_map_update_elem(&thread_states, &tid, blank, BPF_NOEXIST);
-  return bpf_map_lookup_elem(&thread_states, &tid);
+  struct thread_state *created = bpf_map_lookup_elem(&thread_states, &tid);
+  if (!created) stat_add(WEFT_STAT_THREAD_TABLE_FULL, 1);
+  return created;
 }
 
 /* Syscall backend: arguments saved at sys_enter (key: tid). */
@@ -268,11 +275,6 @@ struct {
   __type(key, __u32);
   __type(value, struct capture_scratch);
 } scratch SEC(".maps");
-
-static __always_inline void stat_add(__u32 index, __u64 n) {
-  __u64 *v = bpf_map_lookup_elem(&stats, &index);
-  if (v) *v += n;
-}
 
 /* The thread's send in flight, or NULL. */
 static __always_inline struct pending_send *active_pending_send(__u32 tid) {

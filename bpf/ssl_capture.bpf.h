@@ -170,7 +170,10 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 direction, int ex
     struct ssl_call fresh = {};
     bpf_map_update_elem(&ssl_calls, &tid, &fresh, BPF_NOEXIST);
     c = bpf_map_lookup_elem(&ssl_calls, &tid);
-    if (!c) return 0;
+    if (!c) {
+      stat_add(WEFT_STAT_THREAD_TABLE_FULL, 1);
+      return 0;
+    }
   }
   c->ssl = PT_REGS_PARM1(ctx);
   c->buf = PT_REGS_PARM2(ctx);

@@ -75,9 +75,10 @@ void LogStats(const CaptureStats& s, bool final_line) {
   spdlog::log(level,
               "capture: {} events, {} lost, {} bytes captured, {} body bytes not copied, {} "
               "truncated, {} size-only, {} read faults, {} decode errors, {} connection-table "
-              "misses, {} TLS reads/writes without a known socket",
+              "misses, {} thread-table misses, {} TLS reads/writes without a known socket",
               s.events, s.lost, s.bytes_captured, s.body_bytes_skipped, s.truncated, s.size_only,
-              s.read_faults, s.decode_errors, s.conn_table_full, s.tls_unattributed);
+              s.read_faults, s.decode_errors, s.conn_table_full, s.thread_table_full,
+              s.tls_unattributed);
 }
 
 // The standard OTEL_* environment, with command-line flags taking precedence.

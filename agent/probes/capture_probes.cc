@@ -280,6 +280,7 @@ CaptureStats CaptureProbes::Stats() const {
   out.size_only = sum(WEFT_STAT_SIZE_ONLY);
   out.read_faults = sum(WEFT_STAT_READ_FAULTS);
   out.conn_table_full = sum(WEFT_STAT_CONN_TABLE_FULL);
+  out.thread_table_full = sum(WEFT_STAT_THREAD_TABLE_FULL);
   out.tls_unattributed = sum(WEFT_STAT_TLS_UNATTRIBUTED);
   out.node_signals = sum(WEFT_STAT_NODE_SIGNALS);
   out.node_unmatched = sum(WEFT_STAT_NODE_UNMATCHED);

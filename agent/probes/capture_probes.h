@@ -50,7 +50,8 @@ struct CaptureStats {
   uint64_t size_only = 0;
   uint64_t read_faults = 0;
   uint64_t conn_table_full = 0;
-  uint64_t tls_unattributed = 0;  // SSL plaintext whose socket was never seen
+  uint64_t thread_table_full = 0;  // per-thread state not stored: no context, no TLS capture
+  uint64_t tls_unattributed = 0;   // SSL plaintext whose socket was never seen
   // Messages from injected Node.js hooks (bpf/node_async.h), and those that
   // named an unknown socket or request (no link comes of them).
   uint64_t node_signals = 0;
