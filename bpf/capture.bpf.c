@@ -194,7 +194,7 @@ __noinline int emit_data(struct io_call *call) {
   __builtin_memset(&ev->context, 0, sizeof(ev->context));
   s->scanned_head_end = -1;
   WEFT_STAGE(WEFT_STAGE_EVENT_HEAD);
-#ifdef WEFT_BPF_CAPTURE_FLOOR
+#if WEFT_BPF_CAPTURE_FLOOR
   /* Measurement build (bench/capture/capture_floor.py): the least any
    * capture does per event, to tell this design's cost from the machine's.
    * It writes events without context or connection state; not for use. */

@@ -21,14 +21,12 @@ const volatile __u32 wakeup_bytes = 0;
 const volatile __u8 trace_context_enabled = 1;
 /* Capture message heads only when the body's length is declared (http_head.bpf.h). */
 const volatile __u8 skip_bodies = 1;
-/* Not a tunable: the loader reads it to warn that this object is a
- * measurement build (cmake -DWEFT_BPF_CAPTURE_FLOOR, capture.bpf.c). */
+/* Measurement builds only (cmake -DWEFT_BPF_CAPTURE_FLOOR=1|2, capture.bpf.c);
+ * not a tunable: the loader reads it to warn that such a build is running. */
 #ifndef WEFT_BPF_CAPTURE_FLOOR
-#define WEFT_BPF_CAPTURE_FLOOR_BUILD 0
-#else
-#define WEFT_BPF_CAPTURE_FLOOR_BUILD WEFT_BPF_CAPTURE_FLOOR
+#define WEFT_BPF_CAPTURE_FLOOR 0
 #endif
-const volatile __u8 capture_floor_build = WEFT_BPF_CAPTURE_FLOOR_BUILD;
+const volatile __u8 capture_floor_build = WEFT_BPF_CAPTURE_FLOOR;
 
 /* --- maps ----------------------------------------------------------------- */
 struct {
